@@ -1,0 +1,2 @@
+//! The `shinrai` binary (being written).
+fn main() {}

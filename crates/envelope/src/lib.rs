@@ -1,0 +1,1 @@
+//! Signed statements (stub, being written).

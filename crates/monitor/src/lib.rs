@@ -1,0 +1,1 @@
+//! OT anomaly detection (stub, being written).

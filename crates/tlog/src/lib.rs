@@ -1,0 +1,1 @@
+//! Verifiable log (stub, being written).
