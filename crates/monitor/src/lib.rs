@@ -1,1 +1,18 @@
-//! OT anomaly detection (stub, being written).
+//! OT anomaly detection for Shinrai (MISSION.md part C2).
+//!
+//! Pipeline: [`capture`] (pcap/pcapng files, live AF_PACKET) -> [`decode`] (Ethernet, VLAN, ARP,
+//! IP, TCP/UDP, L2-only frames) -> [`engine::Monitor`], which keeps an asset and link inventory,
+//! a protocol-independent message model per link and direction ([`msgmodel`]), timing and volume
+//! statistics ([`timing`]), and estimates causes with the standard commands and the work plan
+//! ([`plan`]). Output: EVE-style [`alert::Alert`] lines.
+#![forbid(unsafe_code)]
+
+pub mod alert;
+pub mod capture;
+pub mod decode;
+pub mod error;
+
+pub use alert::{Alert, AlertInfo, Cause, EventType};
+pub use capture::{CaptureFile, Frame, Frames};
+pub use decode::{Packet, decode};
+pub use error::{MonitorError, Result};
