@@ -20,6 +20,7 @@
 mod error;
 pub mod hash;
 pub mod proof;
+pub mod tiles;
 pub mod tree;
 
 pub use error::{Error, Result};
@@ -28,6 +29,7 @@ pub use proof::{
     consistency_proof_len, inclusion_proof_len, root_from_inclusion_proof, verify_consistency,
     verify_consistency_bytes, verify_inclusion, verify_inclusion_bytes,
 };
+pub use tiles::{TileKind, TilePath, TileReader};
 pub use tree::{
     BatchUpdate, CompactRange, HashReader, MemoryTree, NodeId, ProofPlan, consistency_plan,
     consistency_proof, inclusion_plan, inclusion_proof, right_edge, root_at, root_plan,
