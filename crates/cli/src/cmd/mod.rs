@@ -1,0 +1,7 @@
+//! One module per top-level command.
+
+pub mod bench;
+pub mod demo;
+pub mod key;
+pub mod sign;
+pub mod verify;
