@@ -1,0 +1,1 @@
+//! # shinrai-server: the Shinrai HTTP API (being written)

@@ -1,0 +1,32 @@
+//! # shinrai-store: the trust store
+//!
+//! The shared, tamper-evident registry of signed statements (issue 3): a registration policy
+//! (signatures by known organisation keys, allowed types, 64 KiB limit), batched sequencing into
+//! an RFC 9162 Merkle log served as C2SP tlog-tiles with signed checkpoints, durable SQLite
+//! storage behind small storage traits, search and traceability.
+//!
+//! Modules:
+//! - [`merkle`]: tree maths over tiles (pure).
+//! - [`note`]: C2SP checkpoints and signed notes (pure).
+//! - [`statement`]: DSSE, in-toto Statement v1, securesystemslib keys, index extraction (pure).
+
+pub mod error;
+pub mod merkle;
+pub mod note;
+pub mod statement;
+
+pub use error::Error;
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub mod config;
+pub mod sqlite;
+pub mod storage;
+mod store;
+
+pub use config::Config;
+pub use store::{
+    Admin, EntryState, InitOptions, InitReport, PASSPHRASE_ENV, Pending, Receipt, Registered,
+    Store, Trace, TraceNode, Verified, token_hash, verify_receipt, write_atomic,
+};

@@ -1,0 +1,1118 @@
+//! The trust store facade: data directory, registration policy, sequencer, receipts, search,
+//! trace and the tlog-tiles read side. Callers (server, CLI) use only this and the storage
+//! traits' value types.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use shinrai_scu::soft::{KdfParams, SoftKeyStore};
+use shinrai_scu::{Algorithm, KeyStore, Purpose, UsagePolicy};
+
+use crate::config::Config;
+use crate::merkle::{
+    ChangedTiles, Frontier, Hash, OverlayReader, TILE_WIDTH, TileReader, TreeView, leaf_hash,
+    root_from_inclusion_proof, sha256_of, tile_from_bytes,
+};
+use crate::note::{Checkpoint, NoteSigner, NoteVerifier, verifier_key};
+use crate::sqlite::SqliteBackend;
+use crate::statement::{
+    Envelope, IndexRecord, OrgKey, index_record, normalise_digest, parse_sslib_key,
+};
+use crate::storage::{
+    Backend, Batch, Direction, EdgeRow, LogStorage, NewEntry, Page, SearchQuery, StoredCheckpoint,
+    StoredEntry,
+};
+use crate::{Error, Result};
+
+const DB_FILE: &str = "store.db";
+const CONFIG_FILE: &str = "config.json";
+const KEYS_FILE: &str = "keys/log.scu";
+const PASS_FILE: &str = "keys/log.pass";
+const CONTENT_DIR: &str = "content";
+/// Environment variable holding the log key store passphrase (else `keys/log.pass` is used).
+pub const PASSPHRASE_ENV: &str = "SHINRAI_LOG_PASSPHRASE";
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// What `init` needs.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// Store settings.
+    pub config: Config,
+    /// Name of the first organisation.
+    pub org: String,
+    /// Its public key, securesystemslib JSON.
+    pub org_key_json: Vec<u8>,
+    /// Passphrase of the log key store; `None` generates one into `keys/log.pass` (mode 0600).
+    pub passphrase: Option<String>,
+    /// Argon2id cost of the log key store.
+    pub kdf: KdfParams,
+}
+
+/// Result of `init`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InitReport {
+    /// The note verifier key of the log (publish it; clients check checkpoints with it).
+    pub log_key: String,
+    /// The first organisation.
+    pub org: String,
+    /// Key id of its key.
+    pub keyid: String,
+    /// Its API token (shown once; only its hash is stored).
+    pub token: String,
+}
+
+/// A receipt: proof that an entry is in the log under a signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Entry id (hex SHA-256 of the entry bytes).
+    pub id: String,
+    /// Log index of the entry.
+    pub log_index: u64,
+    /// Tree size of the checkpoint the proof is against.
+    pub tree_size: u64,
+    /// RFC 9162 inclusion proof, base64 hashes from the leaf up.
+    pub inclusion_proof: Vec<String>,
+    /// The C2SP signed checkpoint note.
+    pub checkpoint: String,
+}
+
+/// A registration outcome.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Registered {
+    /// Entry id.
+    pub id: String,
+    /// Log index.
+    pub log_index: u64,
+    /// Whether the entry had been registered before (nothing new was written).
+    pub existing: bool,
+    /// Its receipt.
+    pub receipt: Receipt,
+}
+
+/// An entry that passed the registration policy: only [`Store::verify`] makes one.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    id: Hash,
+    leaf: Hash,
+    bytes: Arc<[u8]>,
+    submitter: String,
+    issuer_org: String,
+    issuer_keyid: String,
+    record: IndexRecord,
+}
+
+impl Verified {
+    /// The entry id (hex).
+    pub fn id(&self) -> String {
+        hex::encode(self.id)
+    }
+}
+
+/// A registration waiting for its batch.
+pub struct Pending {
+    id: Hash,
+    rx: tokio::sync::oneshot::Receiver<Result<Registered>>,
+}
+
+impl Pending {
+    /// The entry id (hex).
+    pub fn id(&self) -> String {
+        hex::encode(self.id)
+    }
+    /// Waits (async) for integration.
+    pub async fn wait(self) -> Result<Registered> {
+        self.rx.await.map_err(|_| Error::Stopped)?
+    }
+    /// Waits (blocking) for integration.
+    pub fn wait_blocking(self) -> Result<Registered> {
+        self.rx.blocking_recv().map_err(|_| Error::Stopped)?
+    }
+}
+
+/// The result of a trace query.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Trace {
+    /// Starting node (normalised).
+    pub root: String,
+    /// Direction followed.
+    pub direction: Direction,
+    /// Depth limit used.
+    pub depth: u32,
+    /// Nodes reached with their distance from the root (root at 0).
+    pub nodes: Vec<TraceNode>,
+    /// Edges followed, with the log index of the asserting statement.
+    pub edges: Vec<EdgeRow>,
+    /// Whether the node or edge limit cut the result short.
+    pub truncated: bool,
+}
+
+/// A node in a trace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TraceNode {
+    /// Digest (`alg:hex`) or EPC URI.
+    pub id: String,
+    /// Distance from the root.
+    pub depth: u32,
+}
+
+/// State of an entry asked for by id.
+#[derive(Debug, Clone)]
+pub enum EntryState {
+    /// In the log.
+    Integrated(Box<StoredEntry>),
+    /// Accepted, its batch not yet integrated.
+    Pending,
+}
+
+struct Job {
+    v: Verified,
+    reply: tokio::sync::oneshot::Sender<Result<Registered>>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    config: Config,
+    backend: Arc<SqliteBackend>,
+    latest: RwLock<Arc<StoredCheckpoint>>,
+    keys: RwLock<HashMap<String, OrgKey>>,
+    tokens: RwLock<HashMap<Hash, String>>,
+    pending: Mutex<HashSet<Hash>>,
+    verifier: String,
+}
+
+/// The trust store. Cheap to clone; the sequencer stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+    tx: SyncSender<Job>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.shared.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The log key: an Ed25519 SCU key with purpose `checkpoint`.
+struct ScuSigner {
+    keys: SoftKeyStore,
+    label: String,
+    name: String,
+    public: [u8; 32],
+}
+
+impl NoteSigner for ScuSigner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn public_key(&self) -> [u8; 32] {
+        self.public
+    }
+    fn sign(&self, message: &[u8]) -> Result<[u8; 64]> {
+        let sig = self
+            .keys
+            .sign(&self.label, &Purpose::checkpoint(), message)?;
+        <[u8; 64]>::try_from(sig.bytes.as_slice())
+            .map_err(|_| Error::Inconsistent("log key is not an Ed25519 key".into()))
+    }
+}
+
+struct BackendTiles<'a>(&'a dyn LogStorage);
+
+impl TileReader for BackendTiles<'_> {
+    fn read_tile(&self, level: u8, index: u64) -> Result<Option<Arc<Vec<Hash>>>> {
+        match self.0.read_tile(level, index)? {
+            Some(b) => Ok(Some(Arc::new(tile_from_bytes(&b)?))),
+            None => Ok(None),
+        }
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
+}
+
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+fn random_token() -> Result<String> {
+    let mut b = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| Error::Inconsistent("system random generator failed".into()))?;
+    Ok(format!("shinrai_{}", hex::encode(b)))
+}
+
+/// The hash under which a token is stored.
+pub fn token_hash(token: &str) -> Hash {
+    sha256_of(token.as_bytes())
+}
+
+fn passphrase(dir: &Path) -> Result<String> {
+    if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
+        return Ok(p);
+    }
+    let path = dir.join(PASS_FILE);
+    std::fs::read_to_string(&path)
+        .map(|s| s.trim_end().to_owned())
+        .map_err(|_| Error::DataDir {
+            path: dir.display().to_string(),
+            reason: format!(
+                "set {PASSPHRASE_ENV} to the log key passphrase ({} not readable)",
+                path.display()
+            ),
+        })
+}
+
+/// Administration of a data directory without running the sequencer (`shinrai org add`):
+/// safe while a server runs on the same directory.
+pub struct Admin {
+    backend: SqliteBackend,
+}
+
+impl Admin {
+    /// Opens the database of an initialised data directory.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let db = dir.join(DB_FILE);
+        if !db.exists() {
+            return Err(Error::DataDir {
+                path: dir.display().to_string(),
+                reason: "not initialised; run `shinrai init --data DIR` first".into(),
+            });
+        }
+        Ok(Admin {
+            backend: SqliteBackend::open(&db)?,
+        })
+    }
+
+    /// Adds an organisation with an optional first key; returns its new API token.
+    pub fn add_org(&self, name: &str, key_json: Option<&[u8]>) -> Result<(Option<OrgKey>, String)> {
+        use crate::storage::Registry;
+        if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+            return Err(Error::InvalidRequest(
+                "organisation name must be 1-128 printable characters".into(),
+            ));
+        }
+        let key = match key_json {
+            Some(j) => {
+                let (keyid, public_key) = parse_sslib_key(j)?;
+                if self.backend.org_key(&keyid)?.is_some() {
+                    return Err(Error::Conflict(format!("key {keyid}")));
+                }
+                Some(OrgKey {
+                    keyid,
+                    org: name.to_owned(),
+                    public_key,
+                })
+            }
+            None => None,
+        };
+        self.backend.add_org(name)?;
+        if let Some(k) = &key {
+            self.backend.add_org_key(k)?;
+        }
+        let token = self.new_token(name)?;
+        Ok((key, token))
+    }
+
+    /// Adds a key to an existing organisation.
+    pub fn add_key(&self, org: &str, key_json: &[u8]) -> Result<OrgKey> {
+        use crate::storage::Registry;
+        let (keyid, public_key) = parse_sslib_key(key_json)?;
+        let k = OrgKey {
+            keyid,
+            org: org.to_owned(),
+            public_key,
+        };
+        self.backend.add_org_key(&k)?;
+        Ok(k)
+    }
+
+    /// Creates another API token for an organisation.
+    pub fn new_token(&self, org: &str) -> Result<String> {
+        use crate::storage::Registry;
+        if !self.backend.orgs()?.iter().any(|o| o == org) {
+            return Err(Error::NotFound(format!("organisation {org:?}")));
+        }
+        let token = random_token()?;
+        self.backend.add_token(org, &token_hash(&token))?;
+        Ok(token)
+    }
+
+    /// The backend (tests use it to simulate tampering).
+    pub fn backend(&self) -> &SqliteBackend {
+        &self.backend
+    }
+}
+
+impl Store {
+    /// Initialises a new data directory: database, config, log key (SCU soft key store), the
+    /// first organisation with its key and token, and a signed checkpoint of the empty tree.
+    pub fn init(dir: &Path, opts: InitOptions) -> Result<InitReport> {
+        opts.config.validate()?;
+        let dd = |reason: String| Error::DataDir {
+            path: dir.display().to_string(),
+            reason,
+        };
+        if dir.join(DB_FILE).exists() || dir.join(CONFIG_FILE).exists() {
+            return Err(dd("already initialised".into()));
+        }
+        std::fs::create_dir_all(dir.join("keys")).map_err(|e| Error::io(dir, e))?;
+        std::fs::create_dir_all(dir.join(CONTENT_DIR)).map_err(|e| Error::io(dir, e))?;
+        let pass = match opts.passphrase {
+            Some(p) => p,
+            None => {
+                let p = random_token()?;
+                write_private(&dir.join(PASS_FILE), p.as_bytes())?;
+                p
+            }
+        };
+        let keys = SoftKeyStore::create_with(dir.join(KEYS_FILE), &pass, opts.kdf)?;
+        let info = keys.generate(
+            &opts.config.log_key_label,
+            Algorithm::Ed25519,
+            UsagePolicy::new([Purpose::checkpoint()])?,
+        )?;
+        keys.flush()?;
+        let public: [u8; 32] = info
+            .public_key
+            .bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::Inconsistent("log key is not Ed25519".into()))?;
+        let signer = ScuSigner {
+            keys,
+            label: opts.config.log_key_label.clone(),
+            name: opts.config.origin.clone(),
+            public,
+        };
+        let config_json = serde_json::to_vec_pretty(&opts.config)
+            .map_err(|e| Error::Inconsistent(e.to_string()))?;
+        let backend = SqliteBackend::open(&dir.join(DB_FILE))?;
+        let empty = Checkpoint {
+            origin: opts.config.origin.clone(),
+            size: 0,
+            root: Frontier::default().root()?,
+        };
+        let note = empty.sign(&signer)?;
+        backend.integrate(&Batch {
+            entries: Vec::new(),
+            tiles: Vec::new(),
+            checkpoint: StoredCheckpoint { size: 0, note },
+        })?;
+        drop(backend);
+        let admin = Admin::open(dir)?;
+        let (key, token) = admin.add_org(&opts.org, Some(&opts.org_key_json))?;
+        write_atomic(&dir.join(CONFIG_FILE), &config_json)?;
+        Ok(InitReport {
+            log_key: verifier_key(&opts.config.origin, &public),
+            org: opts.org,
+            keyid: key.map(|k| k.keyid).unwrap_or_default(),
+            token,
+        })
+    }
+
+    /// Opens an initialised data directory and starts the sequencer. The log key passphrase
+    /// comes from `SHINRAI_LOG_PASSPHRASE` or `keys/log.pass`.
+    ///
+    /// Checks that the stored tiles reproduce the latest checkpoint's root and that its signature
+    /// verifies; refuses to open a log that does not.
+    pub fn open(dir: &Path) -> Result<Store> {
+        let config = Config::load(&dir.join(CONFIG_FILE)).map_err(|e| Error::DataDir {
+            path: dir.display().to_string(),
+            reason: format!("{e} (run `shinrai init --data DIR` first)"),
+        })?;
+        let keys = SoftKeyStore::open(dir.join(KEYS_FILE), passphrase(dir)?)?;
+        let public: [u8; 32] = keys
+            .public_key(&config.log_key_label)?
+            .bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::Inconsistent("log key is not Ed25519".into()))?;
+        let signer = ScuSigner {
+            keys,
+            label: config.log_key_label.clone(),
+            name: config.origin.clone(),
+            public,
+        };
+        let backend = Arc::new(SqliteBackend::open(&dir.join(DB_FILE))?);
+        let latest = backend
+            .latest_checkpoint()?
+            .ok_or_else(|| Error::Inconsistent("no checkpoint stored".into()))?;
+        let verifier = verifier_key(&config.origin, &public);
+        let text = NoteVerifier::parse(&verifier)?.verify(&latest.note)?;
+        let cp = Checkpoint::parse(text)?;
+        let frontier = Frontier::load(cp.size, &BackendTiles(backend.as_ref()))?;
+        if frontier.root()? != cp.root {
+            return Err(Error::Inconsistent(format!(
+                "stored tiles do not reproduce the root of checkpoint {}",
+                cp.size
+            )));
+        }
+        let count = backend.read_entries(cp.size, 1)?.len();
+        if count != 0 {
+            return Err(Error::Inconsistent(format!(
+                "entries stored beyond the latest checkpoint size {}",
+                cp.size
+            )));
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(config.queue_capacity);
+        let shared = Arc::new(Shared {
+            dir: dir.to_owned(),
+            config,
+            backend,
+            latest: RwLock::new(Arc::new(latest)),
+            keys: RwLock::new(HashMap::new()),
+            tokens: RwLock::new(HashMap::new()),
+            pending: Mutex::new(HashSet::new()),
+            verifier,
+        });
+        let seq = Sequencer {
+            shared: shared.clone(),
+            signer,
+            frontier,
+            last_ms: 0,
+        };
+        std::thread::Builder::new()
+            .name("shinrai-sequencer".into())
+            .spawn(move || seq.run(rx))
+            .map_err(|e| Error::io(dir, e))?;
+        Ok(Store { shared, tx })
+    }
+
+    /// The store settings.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// The note verifier key of the log (`<name>+<hash>+<key>`).
+    pub fn verifier_key(&self) -> &str {
+        &self.shared.verifier
+    }
+
+    /// The latest signed checkpoint.
+    pub fn checkpoint(&self) -> Arc<StoredCheckpoint> {
+        self.shared
+            .latest
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The organisation a bearer token belongs to.
+    pub fn authenticate(&self, token: &str) -> Result<String> {
+        let h = token_hash(token);
+        if let Some(o) = self
+            .shared
+            .tokens
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&h)
+        {
+            return Ok(o.clone());
+        }
+        use crate::storage::Registry;
+        let org = self
+            .shared
+            .backend
+            .token_org(&h)?
+            .ok_or(Error::Unauthorized)?;
+        self.shared
+            .tokens
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(h, org.clone());
+        Ok(org)
+    }
+
+    fn key(&self, keyid: &str) -> Result<Option<OrgKey>> {
+        if let Some(k) = self
+            .shared
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(keyid)
+        {
+            return Ok(Some(k.clone()));
+        }
+        use crate::storage::Registry;
+        let k = self.shared.backend.org_key(keyid)?;
+        if let Some(k) = &k {
+            self.shared
+                .keys
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(keyid.to_owned(), k.clone());
+        }
+        Ok(k)
+    }
+
+    /// Applies the registration policy to entry bytes: size, DSSE form, payload and predicate
+    /// type, and a signature by a registered organisation key over the received bytes.
+    pub fn verify(&self, bytes: &[u8], submitter: &str) -> Result<Verified> {
+        let cfg = &self.shared.config;
+        if bytes.len() > cfg.max_entry_bytes {
+            return Err(Error::TooLarge {
+                size: bytes.len(),
+                max: cfg.max_entry_bytes,
+            });
+        }
+        let env = Envelope::parse(bytes)?;
+        if !cfg.allowed_payload_types.contains(&env.payload_type) {
+            return Err(Error::Policy(format!(
+                "payload type {:?} is not accepted (accepted: {})",
+                env.payload_type,
+                cfg.allowed_payload_types.join(", ")
+            )));
+        }
+        let record = index_record(&env.payload_type, &env.payload)?;
+        if !cfg.predicate_allowed(&record.predicate_type) {
+            return Err(Error::Policy(format!(
+                "predicate type {:?} is not accepted",
+                record.predicate_type
+            )));
+        }
+        let pae = env.pae();
+        let mut bad = None;
+        let mut ids = Vec::new();
+        for (keyid, sig) in env.signatures.iter().take(16) {
+            ids.push(keyid.clone());
+            let Some(key) = self.key(keyid)? else {
+                continue;
+            };
+            if key.public_key.verify(&pae, sig).is_ok() {
+                let id = sha256_of(bytes);
+                return Ok(Verified {
+                    id,
+                    leaf: leaf_hash(bytes),
+                    bytes: Arc::from(bytes),
+                    submitter: submitter.to_owned(),
+                    issuer_org: key.org,
+                    issuer_keyid: key.keyid,
+                    record,
+                });
+            }
+            bad = Some(keyid.clone());
+        }
+        match bad {
+            Some(k) => Err(Error::BadSignature(k)),
+            None => Err(Error::UnknownSigner(ids.join(", "))),
+        }
+    }
+
+    /// Queues a verified entry for integration; an entry already in the log is answered at once.
+    pub fn submit(&self, v: Verified) -> Result<Pending> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let id = v.id;
+        if let Some(Some(index)) = self.shared.backend.lookup_ids(&[id])?.first() {
+            let _ = reply.send(self.registered(*index, id, true));
+            return Ok(Pending { id, rx });
+        }
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id);
+        match self.tx.try_send(Job { v, reply }) {
+            Ok(()) => Ok(Pending { id, rx }),
+            Err(e) => {
+                self.shared
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+                Err(match e {
+                    TrySendError::Full(_) => Error::Busy,
+                    TrySendError::Disconnected(_) => Error::Stopped,
+                })
+            }
+        }
+    }
+
+    /// Verifies, submits and waits (blocking): the whole registration in one call.
+    pub fn register_blocking(&self, bytes: &[u8], submitter: &str) -> Result<Registered> {
+        self.submit(self.verify(bytes, submitter)?)?.wait_blocking()
+    }
+
+    fn registered(&self, index: u64, id: Hash, existing: bool) -> Result<Registered> {
+        let receipt = self.receipt(index)?;
+        Ok(Registered {
+            id: hex::encode(id),
+            log_index: index,
+            existing,
+            receipt,
+        })
+    }
+
+    /// A receipt for the entry at `index` against the latest checkpoint.
+    pub fn receipt(&self, index: u64) -> Result<Receipt> {
+        let cp = self.checkpoint();
+        if index >= cp.size {
+            return Err(Error::NotFound(format!("entry {index}")));
+        }
+        let tiles = BackendTiles(self.shared.backend.as_ref());
+        let mut view = TreeView::new(&tiles, cp.size);
+        let proof = view.inclusion_proof(index)?;
+        let bytes = self
+            .shared
+            .backend
+            .read_entries(index, 1)?
+            .pop()
+            .ok_or_else(|| Error::NotFound(format!("entry {index}")))?;
+        Ok(Receipt {
+            id: hex::encode(sha256_of(&bytes)),
+            log_index: index,
+            tree_size: cp.size,
+            inclusion_proof: proof.iter().map(|h| B64.encode(h)).collect(),
+            checkpoint: cp.note.clone(),
+        })
+    }
+
+    /// Looks an entry up by id (hex SHA-256 of its bytes).
+    pub fn entry_by_id(&self, id: &str) -> Result<EntryState> {
+        let raw = hex::decode(id)
+            .ok()
+            .and_then(|b| <Hash>::try_from(b.as_slice()).ok())
+            .ok_or_else(|| Error::InvalidRequest("entry id must be 64 hex digits".into()))?;
+        if let Some(Some(index)) = self.shared.backend.lookup_ids(&[raw])?.first() {
+            let cp_size = self.checkpoint().size;
+            if *index < cp_size {
+                return self
+                    .entry(*index)
+                    .map(|e| EntryState::Integrated(Box::new(e)));
+            }
+        }
+        if self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&raw)
+        {
+            return Ok(EntryState::Pending);
+        }
+        Err(Error::NotFound(format!("entry {id}")))
+    }
+
+    /// The entry at `index`.
+    pub fn entry(&self, index: u64) -> Result<StoredEntry> {
+        if index >= self.checkpoint().size {
+            return Err(Error::NotFound(format!("entry {index}")));
+        }
+        self.shared
+            .backend
+            .entry(index)?
+            .ok_or_else(|| Error::NotFound(format!("entry {index}")))
+    }
+
+    /// Searches the index (digests are normalised; the limit is clamped to 1..=1000).
+    pub fn search(&self, mut q: SearchQuery) -> Result<Page> {
+        use crate::storage::IndexStorage;
+        q.subject_digest = q.subject_digest.map(|d| normalise_digest(&d));
+        if q.limit == 0 {
+            q.limit = 50;
+        }
+        self.shared.backend.search(&q)
+    }
+
+    /// Follows traceability edges from `node` transitively, up to `depth` steps.
+    pub fn trace(&self, node: &str, direction: Direction, depth: u32) -> Result<Trace> {
+        use crate::storage::IndexStorage;
+        const MAX_EDGES: usize = 10_000;
+        let root = normalise_digest(node);
+        let depth = depth.min(64);
+        let mut seen: HashMap<String, u32> = HashMap::from([(root.clone(), 0)]);
+        let mut nodes = vec![TraceNode {
+            id: root.clone(),
+            depth: 0,
+        }];
+        let mut edges = Vec::new();
+        let mut frontier = vec![root.clone()];
+        let mut truncated = false;
+        for d in 1..=depth {
+            if frontier.is_empty() {
+                break;
+            }
+            let found = self.shared.backend.edges(
+                &frontier,
+                direction,
+                MAX_EDGES + 1 - edges.len().min(MAX_EDGES),
+            )?;
+            let mut next = Vec::new();
+            for e in found {
+                if edges.len() >= MAX_EDGES {
+                    truncated = true;
+                    break;
+                }
+                let other = match direction {
+                    Direction::Up => e.input.clone(),
+                    Direction::Down => e.output.clone(),
+                };
+                if !seen.contains_key(&other) {
+                    seen.insert(other.clone(), d);
+                    nodes.push(TraceNode {
+                        id: other.clone(),
+                        depth: d,
+                    });
+                    next.push(other);
+                }
+                edges.push(e);
+            }
+            frontier = next;
+        }
+        Ok(Trace {
+            root,
+            direction,
+            depth,
+            nodes,
+            edges,
+            truncated,
+        })
+    }
+
+    /// A hash tile for the tlog-tiles API: full (`width` None) or partial of `width` hashes;
+    /// `None` when the log has no such tile (yet).
+    pub fn tile(&self, level: u8, index: u64, width: Option<u16>) -> Result<Option<Vec<u8>>> {
+        let size = self.checkpoint().size;
+        let count = size.checked_shr(8 * level as u32).unwrap_or(0);
+        let available = count.saturating_sub(index * TILE_WIDTH).min(TILE_WIDTH);
+        let want = width.map(u64::from).unwrap_or(TILE_WIDTH);
+        if want == 0 || want > available || (width.is_some() && want >= TILE_WIDTH) {
+            return Ok(None);
+        }
+        Ok(self
+            .shared
+            .backend
+            .read_tile(level, index)?
+            .filter(|t| t.len() as u64 >= want * 32)
+            .map(|mut t| {
+                t.truncate((want * 32) as usize);
+                t
+            }))
+    }
+
+    /// An entry bundle (C2SP tlog-tiles: big-endian u16 length then bytes, per entry).
+    pub fn entry_bundle(&self, index: u64, width: Option<u16>) -> Result<Option<Vec<u8>>> {
+        let size = self.checkpoint().size;
+        let available = size.saturating_sub(index * TILE_WIDTH).min(TILE_WIDTH);
+        let want = width.map(u64::from).unwrap_or(TILE_WIDTH);
+        if want == 0 || want > available || (width.is_some() && want >= TILE_WIDTH) {
+            return Ok(None);
+        }
+        let entries = self.shared.backend.read_entries(index * TILE_WIDTH, want)?;
+        let mut out = Vec::new();
+        for e in entries {
+            out.extend_from_slice(&(e.len() as u16).to_be_bytes());
+            out.extend_from_slice(&e);
+        }
+        Ok(Some(out))
+    }
+
+    /// Stores content by digest in the content folder (for evidence larger than an entry);
+    /// returns `sha256:<hex>`.
+    pub fn put_content(&self, bytes: &[u8]) -> Result<String> {
+        let hex = hex::encode(sha256_of(bytes));
+        let dir = self.shared.dir.join(CONTENT_DIR).join("sha256");
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let path = dir.join(&hex);
+        if !path.exists() {
+            write_atomic(&path, bytes)?;
+        }
+        Ok(format!("sha256:{hex}"))
+    }
+
+    /// Content by digest (`sha256:<hex>` or bare hex), checked against its digest.
+    pub fn get_content(&self, digest: &str) -> Result<Vec<u8>> {
+        let d = normalise_digest(digest);
+        let hex = d
+            .strip_prefix("sha256:")
+            .filter(|h| h.len() == 64)
+            .ok_or_else(|| {
+                Error::InvalidRequest("content digest must be sha256:<64 hex>".into())
+            })?;
+        let path = self.shared.dir.join(CONTENT_DIR).join("sha256").join(hex);
+        let bytes = std::fs::read(&path).map_err(|_| Error::NotFound(format!("content {d}")))?;
+        if hex::encode(sha256_of(&bytes)) != hex {
+            return Err(Error::Inconsistent(format!(
+                "content {d} does not match its digest"
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// Recreates the index from the entry bytes (the index is derived data).
+    pub fn rebuild_index(&self) -> Result<u64> {
+        use crate::storage::IndexStorage;
+        self.shared.backend.rebuild_index(&|bytes| {
+            let env = Envelope::parse(bytes)?;
+            index_record(&env.payload_type, &env.payload)
+        })
+    }
+
+    /// The storage backend as a trait object.
+    pub fn backend(&self) -> Arc<dyn Backend> {
+        self.shared.backend.clone()
+    }
+}
+
+struct Sequencer {
+    shared: Arc<Shared>,
+    signer: ScuSigner,
+    frontier: Frontier,
+    last_ms: i64,
+}
+
+impl Sequencer {
+    fn run(mut self, rx: Receiver<Job>) {
+        let max = self.shared.config.batch_max_entries;
+        let delay = Duration::from_millis(self.shared.config.batch_max_delay_ms);
+        while let Ok(first) = rx.recv() {
+            let deadline = Instant::now() + delay;
+            let mut jobs = vec![first];
+            while jobs.len() < max {
+                match rx.try_recv() {
+                    Ok(j) => {
+                        jobs.push(j);
+                        continue;
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                match rx.recv_timeout(deadline - now) {
+                    Ok(j) => jobs.push(j),
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            self.integrate(jobs);
+        }
+        let _ = self.signer.keys.flush();
+    }
+
+    fn integrate(&mut self, jobs: Vec<Job>) {
+        let ids: Vec<Hash> = jobs.iter().map(|j| j.v.id).collect();
+        let existing = match self.shared.backend.lookup_ids(&ids) {
+            Ok(e) => e,
+            Err(e) => return fail(jobs, &e),
+        };
+        // Unique new entries in arrival order; duplicates wait on the first.
+        let mut first_of: HashMap<Hash, usize> = HashMap::new();
+        let mut new_entries: Vec<NewEntry> = Vec::new();
+        let mut leaves = Vec::new();
+        let mut waiters: Vec<(Job, Option<u64>, bool)> = Vec::with_capacity(jobs.len());
+        let start = self.frontier.size();
+        let now = now_ms().max(self.last_ms);
+        for (job, old) in jobs.into_iter().zip(existing) {
+            if let Some(i) = old {
+                waiters.push((job, Some(i), true));
+                continue;
+            }
+            if let Some(&i) = first_of.get(&job.v.id) {
+                waiters.push((job, Some(start + i as u64), true));
+                continue;
+            }
+            let i = new_entries.len();
+            first_of.insert(job.v.id, i);
+            let v = &job.v;
+            new_entries.push(NewEntry {
+                index: start + i as u64,
+                id: v.id,
+                bytes: v.bytes.clone(),
+                registered_at_ms: now,
+                submitter: v.submitter.clone(),
+                issuer_org: v.issuer_org.clone(),
+                issuer_keyid: v.issuer_keyid.clone(),
+                record: v.record.clone(),
+            });
+            leaves.push(v.leaf);
+            waiters.push((job, Some(start + i as u64), false));
+        }
+        let before = self.frontier.clone();
+        let changed: ChangedTiles = self.frontier.append(&leaves);
+        let result = (|| -> Result<StoredCheckpoint> {
+            let cp = Checkpoint {
+                origin: self.shared.config.origin.clone(),
+                size: self.frontier.size(),
+                root: self.frontier.root()?,
+            };
+            let stored = StoredCheckpoint {
+                size: cp.size,
+                note: cp.sign(&self.signer)?,
+            };
+            if !new_entries.is_empty() {
+                let mut tiles: Vec<(u8, u64, Arc<Vec<Hash>>)> = changed
+                    .iter()
+                    .map(|((l, i), t)| (*l, *i, t.clone()))
+                    .collect();
+                tiles.sort_by_key(|(l, i, _)| (*l, *i));
+                self.shared.backend.integrate(&Batch {
+                    entries: new_entries,
+                    tiles,
+                    checkpoint: stored.clone(),
+                })?;
+            }
+            Ok(stored)
+        })();
+        let cp = match result {
+            Ok(cp) => cp,
+            Err(e) => {
+                tracing::error!(error = %e, "batch integration failed");
+                self.frontier = before;
+                let jobs: Vec<Job> = waiters.into_iter().map(|(j, _, _)| j).collect();
+                self.clear_pending(&jobs);
+                return fail(jobs, &e);
+            }
+        };
+        self.last_ms = now;
+        let size = self.frontier.size();
+        if size > start {
+            *self
+                .shared
+                .latest
+                .write()
+                .unwrap_or_else(|p| p.into_inner()) = Arc::new(cp.clone());
+        }
+        let latest = self
+            .shared
+            .latest
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let base = BackendTiles(self.shared.backend.as_ref());
+        let overlay = OverlayReader {
+            overlay: &changed,
+            base: &base,
+        };
+        let mut view = TreeView::new(&overlay, latest.size);
+        let jobs: Vec<&Job> = waiters.iter().map(|(j, _, _)| j).collect();
+        self.clear_pending_refs(&jobs);
+        for (job, index, existing) in waiters {
+            let Some(index) = index else { continue };
+            let r = view.inclusion_proof(index).map(|proof| Registered {
+                id: hex::encode(job.v.id),
+                log_index: index,
+                existing,
+                receipt: Receipt {
+                    id: hex::encode(job.v.id),
+                    log_index: index,
+                    tree_size: latest.size,
+                    inclusion_proof: proof.iter().map(|h| B64.encode(h)).collect(),
+                    checkpoint: latest.note.clone(),
+                },
+            });
+            let _ = job.reply.send(r);
+        }
+    }
+
+    fn clear_pending(&self, jobs: &[Job]) {
+        let mut p = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for j in jobs {
+            p.remove(&j.v.id);
+        }
+    }
+
+    fn clear_pending_refs(&self, jobs: &[&Job]) {
+        let mut p = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for j in jobs {
+            p.remove(&j.v.id);
+        }
+    }
+}
+
+fn fail(jobs: Vec<Job>, e: &Error) {
+    for j in jobs {
+        let _ = j
+            .reply
+            .send(Err(Error::Inconsistent(format!("integration failed: {e}"))));
+    }
+}
+
+/// Checks a receipt offline: the checkpoint is signed by the log key `verifier_key`, and the
+/// entry bytes are included in it by the inclusion proof. Returns the verified checkpoint.
+pub fn verify_receipt(entry: &[u8], receipt: &Receipt, verifier_key: &str) -> Result<Checkpoint> {
+    let text = NoteVerifier::parse(verifier_key)?.verify(&receipt.checkpoint)?;
+    let cp = Checkpoint::parse(text)?;
+    if cp.size != receipt.tree_size {
+        return Err(Error::Inconsistent(format!(
+            "receipt says tree size {} but its checkpoint is for {}",
+            receipt.tree_size, cp.size
+        )));
+    }
+    if hex::encode(sha256_of(entry)) != receipt.id {
+        return Err(Error::Inconsistent(
+            "the statement bytes do not match the receipt's entry id".into(),
+        ));
+    }
+    let proof = receipt
+        .inclusion_proof
+        .iter()
+        .map(|h| {
+            B64.decode(h)
+                .ok()
+                .and_then(|b| <Hash>::try_from(b.as_slice()).ok())
+                .ok_or_else(|| {
+                    Error::Inconsistent("inclusion proof hash is not 32 base64 bytes".into())
+                })
+        })
+        .collect::<Result<Vec<Hash>>>()?;
+    let root = root_from_inclusion_proof(receipt.log_index, cp.size, &leaf_hash(entry), &proof)
+        .map_err(|e| Error::Inconsistent(e.to_string()))?;
+    if root != cp.root {
+        return Err(Error::Inconsistent(
+            "inclusion proof does not lead to the checkpoint root: the entry is not in the log as signed".into(),
+        ));
+    }
+    Ok(cp)
+}
