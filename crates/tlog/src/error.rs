@@ -80,6 +80,14 @@ pub enum Error {
     /// A checkpoint body is malformed.
     #[error("malformed checkpoint: {0}")]
     MalformedCheckpoint(&'static str),
+    /// A checkpoint is for another log than the one expected.
+    #[error("checkpoint origin {got:?} is not the expected {expected:?}")]
+    OriginMismatch {
+        /// Origin the caller expected.
+        expected: String,
+        /// Origin line of the checkpoint.
+        got: String,
+    },
     /// A signed note is malformed.
     #[error("malformed signed note: {0}")]
     MalformedNote(&'static str),

@@ -17,14 +17,21 @@
 //! verify_inclusion(1, 3, &leaf_hash(b"b"), &proof, &tree.root()).unwrap();
 //! ```
 
+pub mod checkpoint;
 mod error;
 pub mod hash;
+pub mod note;
 pub mod proof;
 pub mod tiles;
 pub mod tree;
 
+pub use checkpoint::{Checkpoint, VerifiedCheckpoint, sign_checkpoint, verify_checkpoint};
 pub use error::{Error, Result};
 pub use hash::{Hash, empty_root, leaf_hash, node_hash};
+pub use note::{
+    KeyAlg, Note, NoteSignature, NoteSigner, NoteVerifier, VerifiedNote, VerifiedSignature,
+    add_signature, cosign, key_hash, sign_note, verify_note,
+};
 pub use proof::{
     consistency_proof_len, inclusion_proof_len, root_from_inclusion_proof, verify_consistency,
     verify_consistency_bytes, verify_inclusion, verify_inclusion_bytes,
