@@ -1,0 +1,494 @@
+//! Tamper-evident key-use audit log.
+//!
+//! Every key use (generate, sign, refused sign, delete) is appended to a JSON-lines file, one
+//! [`AuditRecord`] per line. Records are chained: each carries the `hash` of the record before it
+//! (`prev`) and its own `hash`, an HMAC-SHA256 over `prev || canonical record` under a secret key
+//! that only the key store holds (soft: derived from the passphrase-sealed master key; pkcs11: a
+//! non-extractable HMAC key on the token). An attacker who can edit the file but does not hold that
+//! key cannot recompute the chain, so any edited, deleted, inserted or reordered line is found by
+//! [`verify_log`] and reported with its position.
+//!
+//! Deleting the newest lines leaves a valid chain, so the store also keeps an [`AuditAnchor`]
+//! (record count and last hash) in its protected storage; [`verify_log`] reports a log shorter
+//! than its anchor as truncated.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Checks a key label: 1 to 64 characters of ASCII letters, digits, `.`, `_` and `-`.
+pub(crate) fn check_label(label: &str) -> Result<()> {
+    let ok = !label.is_empty()
+        && label.len() <= 64
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "key label {label:?} must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-'"
+        )))
+    }
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before 1970).
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The audit-log outcome text for a refused use.
+pub(crate) fn refusal_outcome(e: &Error) -> String {
+    match e {
+        Error::PolicyViolation { .. } => "refused: purpose not allowed by policy".into(),
+        Error::UsageLimitReached { .. } => "refused: usage limit reached".into(),
+        other => format!("refused: {other}"),
+    }
+}
+
+/// The `prev` of the first record: 32 zero bytes in hex.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The secret keyed function that chains the log. Implemented by each backend; never exposes the
+/// key itself.
+pub trait AuditMac {
+    /// HMAC-SHA256 of `data` under the store's audit key (32 bytes).
+    fn mac(&self, data: &[u8]) -> Result<Vec<u8>>;
+}
+
+/// What happened to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Operation {
+    /// A key was generated.
+    Generate,
+    /// A key signed a message.
+    Sign,
+    /// A key was deleted.
+    Delete,
+    /// A use was refused (policy, usage limit); `outcome` says why.
+    Refused,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRecord {
+    /// Position in the chain, starting at 1.
+    pub seq: u64,
+    /// Time of the event, seconds since the Unix epoch.
+    pub time: u64,
+    /// Label of the key used.
+    pub key: String,
+    /// Purpose asked for (sign and refused records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// What happened.
+    pub operation: Operation,
+    /// SHA-256 (hex) of the message signed or refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_sha256: Option<String>,
+    /// `ok`, or why the use was refused or failed.
+    pub outcome: String,
+    /// `hash` of the previous record ([`GENESIS`] for the first).
+    pub prev: String,
+    /// HMAC-SHA256 (hex) over `prev` (32 raw bytes) followed by the canonical record.
+    pub hash: String,
+}
+
+/// The body of a record that the MAC covers: every field but `hash`, in this fixed order.
+#[derive(Serialize)]
+struct Canonical<'a> {
+    seq: u64,
+    time: u64,
+    key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    purpose: Option<&'a str>,
+    operation: Operation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_sha256: Option<&'a str>,
+    outcome: &'a str,
+    prev: &'a str,
+}
+
+impl AuditRecord {
+    fn expected_hash(&self, mac: &dyn AuditMac) -> Result<String> {
+        let canonical = Canonical {
+            seq: self.seq,
+            time: self.time,
+            key: &self.key,
+            purpose: self.purpose.as_deref(),
+            operation: self.operation,
+            message_sha256: self.message_sha256.as_deref(),
+            outcome: &self.outcome,
+            prev: &self.prev,
+        };
+        let body = serde_json::to_vec(&canonical).map_err(|e| Error::Crypto(e.to_string()))?;
+        let mut data = hex::decode(&self.prev).unwrap_or_else(|_| self.prev.as_bytes().to_vec());
+        data.extend_from_slice(&body);
+        Ok(hex::encode(mac.mac(&data)?))
+    }
+}
+
+/// The head of the log as the key store last saw it, kept in the store's protected storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditAnchor {
+    /// Number of records (the `seq` of the last one).
+    pub count: u64,
+    /// `hash` of the last record ([`GENESIS`] when empty).
+    pub hash: String,
+}
+
+impl Default for AuditAnchor {
+    fn default() -> Self {
+        AuditAnchor {
+            count: 0,
+            hash: GENESIS.to_owned(),
+        }
+    }
+}
+
+/// An event to append (the log fills in seq, time, prev and hash).
+#[derive(Debug, Clone)]
+pub struct AuditEvent<'a> {
+    /// Key label.
+    pub key: &'a str,
+    /// Purpose asked for.
+    pub purpose: Option<&'a str>,
+    /// What happened.
+    pub operation: Operation,
+    /// The message signed or refused.
+    pub message: Option<&'a [u8]>,
+    /// `ok` or the reason for a refusal.
+    pub outcome: &'a str,
+}
+
+/// Kind of damage found in a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// A record's content or hash was changed (its MAC does not verify, or it does not match the
+    /// anchor).
+    Edited,
+    /// One or more records are missing here (deleted lines).
+    Deleted,
+    /// A record is out of order (moved or duplicated).
+    Reordered,
+    /// The log ends before the anchored head: newest records were removed.
+    Truncated,
+    /// A line is not a valid record.
+    Unparseable,
+    /// A record does not link to the one before it.
+    BrokenChain,
+}
+
+/// One problem in a log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditProblem {
+    /// 1-based line number where the problem shows (for truncation: the line after the last).
+    pub line: u64,
+    /// The record sequence number concerned (for deletions: the first missing one).
+    pub seq: Option<u64>,
+    /// What is wrong.
+    pub kind: ProblemKind,
+    /// Human-readable detail.
+    pub detail: String,
+}
+
+/// The result of checking a log with [`verify_log`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditReport {
+    /// The log checked.
+    pub path: PathBuf,
+    /// Number of lines read as records.
+    pub records_checked: u64,
+    /// Records read (for display), in file order; unparseable lines are absent.
+    pub records: Vec<AuditRecord>,
+    /// Problems found, in file order. Empty when the log is intact.
+    pub problems: Vec<AuditProblem>,
+    /// The anchor the log was checked against.
+    pub anchor: Option<AuditAnchor>,
+}
+
+impl AuditReport {
+    /// True when no problem was found.
+    pub fn is_intact(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+fn audit_err(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Audit {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn read_lines(path: &Path) -> Result<Vec<String>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(audit_err(path, e.to_string())),
+    };
+    let mut lines = Vec::new();
+    for chunk in BufReader::new(file).split(b'\n') {
+        let chunk = chunk.map_err(|e| audit_err(path, e.to_string()))?;
+        lines.push(String::from_utf8_lossy(&chunk).into_owned());
+    }
+    Ok(lines)
+}
+
+/// Reads the records of a log for display, without checking them. Lines that are not records are
+/// skipped; use [`verify_log`] to find them.
+pub fn read_records(path: &Path) -> Result<Vec<AuditRecord>> {
+    Ok(read_lines(path)?
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
+}
+
+/// Checks the log at `path` with the store's MAC and, if given, its anchor.
+///
+/// Errors only when the file cannot be read or the MAC fails; damage is reported in the
+/// [`AuditReport`]. A missing file is an empty log (truncated if the anchor says otherwise).
+pub fn verify_log(
+    path: &Path,
+    mac: &dyn AuditMac,
+    anchor: Option<&AuditAnchor>,
+) -> Result<AuditReport> {
+    let lines = read_lines(path)?;
+    let mut parsed: Vec<(u64, AuditRecord)> = Vec::new();
+    let mut problems = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let lineno = i as u64 + 1;
+        if line.trim().is_empty() {
+            if i + 1 != lines.len() {
+                problems.push(AuditProblem {
+                    line: lineno,
+                    seq: None,
+                    kind: ProblemKind::Unparseable,
+                    detail: "empty line".into(),
+                });
+            }
+            continue;
+        }
+        match serde_json::from_str::<AuditRecord>(line) {
+            Ok(r) => parsed.push((lineno, r)),
+            Err(e) => problems.push(AuditProblem {
+                line: lineno,
+                seq: None,
+                kind: ProblemKind::Unparseable,
+                detail: format!("not an audit record: {e}"),
+            }),
+        }
+    }
+    let present: BTreeSet<u64> = parsed.iter().map(|(_, r)| r.seq).collect();
+    let mut expected_seq = 1u64;
+    let mut hash_of: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
+    for (_, r) in &parsed {
+        hash_of.entry(r.seq).or_insert_with(|| r.hash.clone());
+    }
+    let mut last_line = 0u64;
+    for (lineno, r) in &parsed {
+        let lineno = *lineno;
+        last_line = lineno;
+        let mut link_explained = false;
+        if r.expected_hash(mac)? != r.hash {
+            problems.push(AuditProblem {
+                line: lineno,
+                seq: Some(r.seq),
+                kind: ProblemKind::Edited,
+                detail: format!("record {} was modified (its hash does not verify)", r.seq),
+            });
+            link_explained = true;
+        }
+        if r.seq > expected_seq {
+            let missing: Vec<u64> = (expected_seq..r.seq).collect();
+            let moved = missing.iter().any(|s| present.contains(s));
+            problems.push(AuditProblem {
+                line: lineno,
+                seq: Some(expected_seq),
+                kind: if moved {
+                    ProblemKind::Reordered
+                } else {
+                    ProblemKind::Deleted
+                },
+                detail: if moved {
+                    format!(
+                        "record {} appears at line {lineno} where record {expected_seq} was expected",
+                        r.seq
+                    )
+                } else if missing.len() == 1 {
+                    format!("record {expected_seq} is missing before line {lineno}")
+                } else {
+                    format!(
+                        "records {expected_seq} to {} are missing before line {lineno}",
+                        r.seq - 1
+                    )
+                },
+            });
+            link_explained = true;
+        } else if r.seq < expected_seq {
+            problems.push(AuditProblem {
+                line: lineno,
+                seq: Some(r.seq),
+                kind: ProblemKind::Reordered,
+                detail: format!(
+                    "record {} appears at line {lineno} after record {}",
+                    r.seq,
+                    expected_seq - 1
+                ),
+            });
+            link_explained = true;
+        }
+        if !link_explained {
+            let before = if r.seq <= 1 {
+                Some(GENESIS)
+            } else {
+                hash_of.get(&(r.seq - 1)).map(String::as_str)
+            };
+            if let Some(p) = before
+                && p != r.prev
+            {
+                problems.push(AuditProblem {
+                    line: lineno,
+                    seq: Some(r.seq),
+                    kind: ProblemKind::BrokenChain,
+                    detail: format!("record {} does not link to the record before it", r.seq),
+                });
+            }
+        }
+        if let Some(a) = anchor
+            && r.seq == a.count
+            && r.hash != a.hash
+        {
+            problems.push(AuditProblem {
+                line: lineno,
+                seq: Some(r.seq),
+                kind: ProblemKind::Edited,
+                detail: format!(
+                    "record {} differs from the head the key store recorded",
+                    r.seq
+                ),
+            });
+        }
+        expected_seq = expected_seq.max(r.seq.saturating_add(1));
+    }
+    if let Some(a) = anchor {
+        let last = expected_seq - 1;
+        if last < a.count {
+            problems.push(AuditProblem {
+                line: last_line.max(lines.iter().filter(|l| !l.trim().is_empty()).count() as u64)
+                    + 1,
+                seq: Some(last + 1),
+                kind: ProblemKind::Truncated,
+                detail: format!(
+                    "the log ends at record {last} but the key store recorded {} records",
+                    a.count
+                ),
+            });
+        }
+    }
+    Ok(AuditReport {
+        path: path.to_path_buf(),
+        records_checked: parsed.len() as u64,
+        records: parsed.into_iter().map(|(_, r)| r).collect(),
+        problems,
+        anchor: anchor.cloned(),
+    })
+}
+
+/// An open audit log that records are appended to.
+#[derive(Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    file: File,
+    head: AuditAnchor,
+}
+
+impl AuditLog {
+    /// Opens (creating with mode 0600) the log at `path` for appending. The head continues from
+    /// the last readable record, or from `anchor` if that is further on (so records deleted from
+    /// the end stay visible as a gap).
+    pub fn open(path: &Path, anchor: &AuditAnchor) -> Result<Self> {
+        let mut head = anchor.clone();
+        for line in read_lines(path)?.iter().rev() {
+            if let Ok(r) = serde_json::from_str::<AuditRecord>(line) {
+                if r.seq > head.count {
+                    head = AuditAnchor {
+                        count: r.seq,
+                        hash: r.hash,
+                    };
+                }
+                break;
+            }
+        }
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| audit_err(path, e.to_string()))?;
+        Ok(AuditLog {
+            path: path.to_path_buf(),
+            file,
+            head,
+        })
+    }
+
+    /// Path of the log file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The head after the last append: what the store should anchor.
+    pub fn head(&self) -> &AuditAnchor {
+        &self.head
+    }
+
+    /// Appends one record (a single `write`, not fsynced: call [`AuditLog::sync`] at points that
+    /// must survive a crash).
+    pub fn append(&mut self, mac: &dyn AuditMac, event: AuditEvent<'_>) -> Result<()> {
+        let time = now_secs();
+        let mut record = AuditRecord {
+            seq: self.head.count + 1,
+            time,
+            key: event.key.to_owned(),
+            purpose: event.purpose.map(str::to_owned),
+            operation: event.operation,
+            message_sha256: event
+                .message
+                .map(|m| hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, m))),
+            outcome: event.outcome.to_owned(),
+            prev: self.head.hash.clone(),
+            hash: String::new(),
+        };
+        record.hash = record.expected_hash(mac)?;
+        let mut line = serde_json::to_vec(&record).map_err(|e| Error::Crypto(e.to_string()))?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .map_err(|e| audit_err(&self.path, e.to_string()))?;
+        self.head = AuditAnchor {
+            count: record.seq,
+            hash: record.hash,
+        };
+        Ok(())
+    }
+
+    /// Flushes appended records to stable storage.
+    pub fn sync(&self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| audit_err(&self.path, e.to_string()))
+    }
+}

@@ -152,13 +152,13 @@ impl UsagePolicy {
                     .join(", "),
             });
         }
-        if let Some(max) = self.max_uses {
-            if uses >= max {
-                return Err(Error::UsageLimitReached {
-                    label: label.to_owned(),
-                    max_uses: max,
-                });
-            }
+        if let Some(max) = self.max_uses
+            && uses >= max
+        {
+            return Err(Error::UsageLimitReached {
+                label: label.to_owned(),
+                max_uses: max,
+            });
         }
         Ok(())
     }
@@ -203,7 +203,12 @@ pub struct PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({}, {})", self.algorithm, hex::encode(&self.bytes))
+        write!(
+            f,
+            "PublicKey({}, {})",
+            self.algorithm,
+            hex::encode(&self.bytes)
+        )
     }
 }
 
@@ -255,7 +260,12 @@ pub struct Signature {
 
 impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature({}, {})", self.algorithm, hex::encode(&self.bytes))
+        write!(
+            f,
+            "Signature({}, {})",
+            self.algorithm,
+            hex::encode(&self.bytes)
+        )
     }
 }
 
@@ -404,13 +414,18 @@ mod tests {
     fn rejects_truncated_der() {
         let der = ecdsa_fixed_to_der(&[7u8; 64]);
         for n in 0..der.len() {
-            assert!(ecdsa_der_to_fixed(&der[..n]).is_err(), "prefix {n} accepted");
+            assert!(
+                ecdsa_der_to_fixed(&der[..n]).is_err(),
+                "prefix {n} accepted"
+            );
         }
     }
 
     #[test]
     fn policy_refuses_other_purpose_and_exhausted_limit() {
-        let p = UsagePolicy::new([Purpose::statement()]).expect("policy").with_max_uses(2);
+        let p = UsagePolicy::new([Purpose::statement()])
+            .expect("policy")
+            .with_max_uses(2);
         assert!(p.check("k", &Purpose::statement(), 1).is_ok());
         assert!(matches!(
             p.check("k", &Purpose::checkpoint(), 0),
