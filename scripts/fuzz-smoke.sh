@@ -9,12 +9,14 @@ secs=${FUZZ_SECONDS:-15}
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
  -Cllvm-args=-sanitizer-coverage-trace-compares -Cdebug-assertions -Coverflow-checks"
-cargo build --release --bins --quiet
+# An explicit --target keeps the instrumentation out of build scripts and proc macros.
+host=$(rustc -vV | sed -n 's/^host: //p')
+cargo build --release --bins --quiet --target "$host"
 targets=$(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.toml | grep -v '^shinrai-fuzz$')
 for t in $targets; do
   mkdir -p "corpus/$t" "artifacts/$t"
   [ -d "seeds/$t" ] && cp -n seeds/"$t"/* "corpus/$t/" 2>/dev/null || true
   echo "fuzz $t for ${secs}s"
-  ./target/release/"$t" -max_total_time="$secs" -artifact_prefix="artifacts/$t/" \
+  ./target/"$host"/release/"$t" -max_total_time="$secs" -artifact_prefix="artifacts/$t/" \
     -print_final_stats=0 "corpus/$t" 2>&1 | tail -n 2
 done
