@@ -252,7 +252,8 @@ pub struct Appraisal {
         skip_serializing_if = "Option::is_none"
     )]
     pub device: Option<DeviceSummary>,
-    /// The registered release whose reference values matched.
+    /// The registered release the measurements were compared with: the one that matched, or
+    /// the closest one when none did.
     #[serde(
         rename = "shinrai.reference-version",
         default,

@@ -32,7 +32,7 @@ pub struct HistoryEntry {
     pub status: Status,
     /// Trust vector.
     pub trust_vector: TrustVector,
-    /// Registered release that matched, if any.
+    /// Registered release compared with (matched, or closest when nothing matched).
     pub reference_version: Option<String>,
     /// Finding codes.
     pub codes: Vec<ReasonCode>,
@@ -386,9 +386,7 @@ impl Verifier {
 
         self.check_identity(&ev, &identity, &chain.cert.public_key, &ueid, &mut d);
         let version = self.check_measurements(&ev, &identity, &mut d);
-        Ok(self
-            .finish(d, summary, Some(ueid), nonce_text, now)
-            .with_version(version))
+        Ok(self.finish_with(d, summary, Some(ueid), nonce_text, now, version))
     }
 
     fn check_identity(
@@ -540,13 +538,25 @@ impl Verifier {
         nonce: Option<String>,
         now: u64,
     ) -> AttestationResult {
+        self.finish_with(d, device, ueid, nonce, now, None)
+    }
+
+    fn finish_with(
+        &mut self,
+        d: Draft,
+        device: Option<DeviceSummary>,
+        ueid: Option<Vec<u8>>,
+        nonce: Option<String>,
+        now: u64,
+        reference_version: Option<String>,
+    ) -> AttestationResult {
         let appraisal = Appraisal {
             status: d.v.status(),
             trust_vector: d.v,
             policy_id: self.policy_id.clone(),
             reasons: d.reasons,
             device,
-            reference_version: None,
+            reference_version,
         };
         let ear = AttestationResult::new(now, nonce, appraisal);
         if let Some(ueid) = ueid {
@@ -567,15 +577,6 @@ impl Verifier {
             reference_version: ear.appraisal().and_then(|a| a.reference_version.clone()),
             codes: ear.reasons().iter().map(|r| r.code).collect(),
         });
-    }
-}
-
-impl AttestationResult {
-    fn with_version(mut self, version: Option<String>) -> Self {
-        if let Some(a) = self.submods.get_mut(crate::ear::DEVICE_SUBMOD) {
-            a.reference_version = version;
-        }
-        self
     }
 }
 
