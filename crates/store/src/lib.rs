@@ -20,6 +20,7 @@ pub use error::Error;
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+pub mod audit;
 pub mod config;
 pub mod sqlite;
 pub mod storage;
