@@ -41,3 +41,8 @@ pub use tree::{
     BatchUpdate, CompactRange, HashReader, MemoryTree, NodeId, ProofPlan, consistency_plan,
     consistency_proof, inclusion_plan, inclusion_proof, right_edge, root_at, root_plan,
 };
+
+// Compile and run the README example so it cannot go stale.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

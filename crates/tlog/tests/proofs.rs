@@ -32,9 +32,9 @@ fn every_inclusion_proof_up_to_300_verifies_and_any_bit_flip_fails() {
             let proof = t.inclusion_proof(index, size).expect("proof");
             verify_inclusion(index, size, &leaf, &proof, &root)
                 .unwrap_or_else(|e| panic!("index {index} size {size}: {e}"));
-            // Bit flips are exhaustive on a sample of sizes to keep the run short, and on one
-            // proof hash byte per proof otherwise.
-            if size % 37 == 0 || size <= 20 {
+            // Every bit is flipped for small trees and a sample of larger ones (to keep the run
+            // short); otherwise one bit in each proof hash.
+            if size <= 20 || (size % 37 == 0 && index % 7 == 0) {
                 for bad in flips(&proof) {
                     assert!(verify_inclusion(index, size, &leaf, &bad, &root).is_err());
                 }
@@ -73,7 +73,7 @@ fn every_consistency_proof_up_to_300_verifies_and_any_bit_flip_fails() {
             let proof = t.consistency_proof(size1, size2).expect("proof");
             verify_consistency(size1, size2, &proof, r1, r2)
                 .unwrap_or_else(|e| panic!("{size1} -> {size2}: {e}"));
-            if size2 % 41 == 0 || size2 <= 16 {
+            if size2 <= 16 || (size2 % 41 == 0 && size1 % 5 == 0) {
                 for bad in flips(&proof) {
                     assert!(verify_consistency(size1, size2, &bad, r1, r2).is_err());
                 }
