@@ -10,9 +10,15 @@
 pub mod alert;
 pub mod capture;
 pub mod decode;
+pub mod engine;
 pub mod error;
+pub mod msgmodel;
+pub mod plan;
+pub mod run;
+pub mod timing;
 
 pub use alert::{Alert, AlertInfo, Cause, EventType};
 pub use capture::{CaptureFile, Frame, Frames};
 pub use decode::{Packet, decode};
+pub use engine::{LinkKey, Mode, Model, Monitor, Options, Summary};
 pub use error::{MonitorError, Result};
