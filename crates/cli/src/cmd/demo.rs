@@ -106,7 +106,8 @@ fn quickstart(dir: Option<PathBuf>) -> Result<ExitCode> {
     tampered.payload = String::from_utf8_lossy(&tampered.payload)
         .replace("PO-4711", "PO-4712")
         .into_bytes();
-    let tampered_result = verify_statement(&tampered.to_json_bytes(), &[org_key.clone()], 1);
+    let tampered_result =
+        verify_statement(&tampered.to_json_bytes(), std::slice::from_ref(&org_key), 1);
     let other = ks.generate(
         "someone-else",
         Algorithm::Ed25519,
