@@ -47,7 +47,8 @@ pub fn consistency_proof_len(size1: u64, size2: u64) -> Result<usize> {
 /// of left siblings above it (`border`). Requires `index < size`.
 fn decompose_inclusion(index: u64, size: u64) -> (usize, usize) {
     let inner = (64 - (index ^ (size - 1)).leading_zeros()) as usize;
-    let border = (index >> inner).count_ones() as usize;
+    // inner can be 64 (paths diverge at the top bit), where a plain shift would overflow.
+    let border = index.checked_shr(inner as u32).unwrap_or(0).count_ones() as usize;
     (inner, border)
 }
 
