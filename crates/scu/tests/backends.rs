@@ -312,3 +312,57 @@ fn pkcs11_private_keys_are_sensitive_and_not_extractable() {
         },
     );
 }
+
+#[test]
+fn pkcs11_reports_unknown_token_and_missing_module_clearly() {
+    on_pkcs11(
+        "pkcs11_reports_unknown_token_and_missing_module_clearly",
+        |fx: &Fixture| {
+            let err = shinrai_scu::pkcs11::Pkcs11KeyStore::open_with_audit_log(
+                common::module_path(),
+                "no-such-token",
+                common::PIN,
+                fx.audit_path(),
+            )
+            .map(|_| ())
+            .expect_err("unknown token");
+            assert!(err.to_string().contains("no-such-token"), "{err}");
+            let err = shinrai_scu::pkcs11::Pkcs11KeyStore::open(
+                "/nonexistent/libpkcs11.so",
+                common::TOKEN_LABEL,
+                common::PIN,
+            )
+            .map(|_| ())
+            .expect_err("missing module");
+            assert!(matches!(err, Error::Pkcs11(_)), "{err}");
+            assert!(
+                err.to_string().contains("/nonexistent/libpkcs11.so"),
+                "{err}"
+            );
+        },
+    );
+}
+
+#[test]
+fn pkcs11_keys_and_audit_key_survive_reopening() {
+    on_pkcs11(
+        "pkcs11_keys_and_audit_key_survive_reopening",
+        |fx: &Fixture| {
+            let public = {
+                let store = fx.open();
+                store
+                    .generate("k", Algorithm::EcdsaP256, statements())
+                    .expect("generate");
+                store.public_key("k").expect("public")
+            };
+            let store = fx.open();
+            let sig = store.sign("k", &Purpose::statement(), b"m").expect("sign");
+            public
+                .verify(b"m", &sig.bytes)
+                .expect("same key after reopening");
+            let report = store.audit().expect("audit");
+            assert!(report.is_intact(), "{:?}", report.problems);
+            assert_eq!(report.records_checked, 2);
+        },
+    );
+}
