@@ -72,7 +72,8 @@ pub struct InitArgs {
 /// Runs `shinrai init`. The log key store passphrase is `SHINRAI_LOG_PASSPHRASE` if set, else a
 /// generated one saved in `DIR/keys/log.pass` (mode 0600).
 pub fn run_init(a: InitArgs) -> Result<ExitCode> {
-    let key = std::fs::read(&a.org_key).with_context(|| format!("reading {}", a.org_key.display()))?;
+    let key =
+        std::fs::read(&a.org_key).with_context(|| format!("reading {}", a.org_key.display()))?;
     let mut config = Config {
         origin: a.origin,
         batch_max_entries: a.batch_max_entries,
@@ -136,12 +137,18 @@ pub enum OrgCmd {
 pub fn run_org(c: OrgCmd) -> Result<ExitCode> {
     match c {
         OrgCmd::Add { data, name, key } => {
-            let key = key.map(std::fs::read).transpose().context("reading the key file")?;
+            let key = key
+                .map(std::fs::read)
+                .transpose()
+                .context("reading the key file")?;
             let (k, token) = Admin::open(&data)?.add_org(&name, key.as_deref())?;
-            print_json(&serde_json::json!({"org": name, "keyid": k.map(|k| k.keyid), "token": token}))?;
+            print_json(
+                &serde_json::json!({"org": name, "keyid": k.map(|k| k.keyid), "token": token}),
+            )?;
         }
         OrgCmd::AddKey { data, name, key } => {
-            let k = Admin::open(&data)?.add_key(&name, &std::fs::read(&key).context("reading the key file")?)?;
+            let k = Admin::open(&data)?
+                .add_key(&name, &std::fs::read(&key).context("reading the key file")?)?;
             print_json(&serde_json::json!({"org": name, "keyid": k.keyid}))?;
         }
         OrgCmd::Token { data, name } => {
@@ -243,9 +250,14 @@ pub fn run_register(a: RegisterArgs) -> Result<ExitCode> {
         )
         .await?;
         match status {
-            200 | 201 => Ok(serde_json::from_value(serde_json::from_slice::<Value>(&body)?["receipt"].clone())?),
+            200 | 201 => Ok(serde_json::from_value(
+                serde_json::from_slice::<Value>(&body)?["receipt"].clone(),
+            )?),
             202 => {
-                let id = serde_json::from_slice::<Value>(&body)?["id"].as_str().unwrap_or_default().to_owned();
+                let id = serde_json::from_slice::<Value>(&body)?["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 for _ in 0..120 {
                     tokio::time::sleep(Duration::from_millis(250)).await;
                     let (s, b) = send(client.get(format!("{base}/entries/{id}/receipt"))).await?;
@@ -263,9 +275,14 @@ pub fn run_register(a: RegisterArgs) -> Result<ExitCode> {
         p.push(".receipt.json");
         PathBuf::from(p)
     });
-    std::fs::write(&out, serde_json::to_vec_pretty(&receipt)?).with_context(|| format!("writing {}", out.display()))?;
+    std::fs::write(&out, serde_json::to_vec_pretty(&receipt)?)
+        .with_context(|| format!("writing {}", out.display()))?;
     println!("{}", receipt.id);
-    eprintln!("log index {}, receipt saved to {}", receipt.log_index, out.display());
+    eprintln!(
+        "log index {}, receipt saved to {}",
+        receipt.log_index,
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -295,10 +312,15 @@ fn get_json(url: &str) -> Result<Value> {
 
 /// Runs `shinrai get`.
 pub fn run_get(a: GetArgs) -> Result<ExitCode> {
-    let v = get_json(&format!("{}/entries/{}", a.server.server.trim_end_matches('/'), a.id))?;
+    let v = get_json(&format!(
+        "{}/entries/{}",
+        a.server.server.trim_end_matches('/'),
+        a.id
+    ))?;
     if let Some(out) = a.out {
         use base64::Engine as _;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(v["entry"].as_str().unwrap_or_default())?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(v["entry"].as_str().unwrap_or_default())?;
         std::fs::write(&out, bytes).with_context(|| format!("writing {}", out.display()))?;
     }
     print_json(&v)?;
@@ -339,7 +361,8 @@ pub struct SearchArgs {
 
 /// Runs `shinrai search`.
 pub fn run_search(a: SearchArgs) -> Result<ExitCode> {
-    let mut url = reqwest::Url::parse(&format!("{}/search", a.server.server.trim_end_matches('/')))?;
+    let mut url =
+        reqwest::Url::parse(&format!("{}/search", a.server.server.trim_end_matches('/')))?;
     {
         let mut q = url.query_pairs_mut();
         for (k, v) in [
@@ -419,13 +442,23 @@ fn read_key(k: &str) -> Result<String> {
 
 /// Runs `shinrai receipt verify`: exit 0 if the statement is in the log, 1 with the reason if not.
 pub fn run_receipt(c: ReceiptCmd) -> Result<ExitCode> {
-    let ReceiptCmd::Verify { statement, receipt, log_key } = c;
-    let bytes = std::fs::read(&statement).with_context(|| format!("reading {}", statement.display()))?;
-    let r: Receipt = serde_json::from_slice(&std::fs::read(&receipt).with_context(|| format!("reading {}", receipt.display()))?)
-        .context("not a receipt")?;
+    let ReceiptCmd::Verify {
+        statement,
+        receipt,
+        log_key,
+    } = c;
+    let bytes =
+        std::fs::read(&statement).with_context(|| format!("reading {}", statement.display()))?;
+    let r: Receipt = serde_json::from_slice(
+        &std::fs::read(&receipt).with_context(|| format!("reading {}", receipt.display()))?,
+    )
+    .context("not a receipt")?;
     match verify_receipt(&bytes, &r, &read_key(&log_key)?) {
         Ok(cp) => {
-            println!("OK: entry {} is at index {} of the log {} (tree size {})", r.id, r.log_index, cp.origin, cp.size);
+            println!(
+                "OK: entry {} is at index {} of the log {} (tree size {})",
+                r.id, r.log_index, cp.origin, cp.size
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -494,11 +527,24 @@ impl LogSource for HttpSource {
         String::from_utf8(self.fetch("/log/checkpoint")?)
             .map_err(|_| shinrai_store::Error::Malformed("checkpoint is not UTF-8".into()))
     }
-    fn tile(&mut self, level: u8, index: u64, width: Option<u16>) -> shinrai_store::Result<Vec<u8>> {
-        self.fetch(&format!("/log/tile/{level}/{}{}", tile_index_path(index), width_suffix(width)))
+    fn tile(
+        &mut self,
+        level: u8,
+        index: u64,
+        width: Option<u16>,
+    ) -> shinrai_store::Result<Vec<u8>> {
+        self.fetch(&format!(
+            "/log/tile/{level}/{}{}",
+            tile_index_path(index),
+            width_suffix(width)
+        ))
     }
     fn bundle(&mut self, index: u64, width: Option<u16>) -> shinrai_store::Result<Vec<u8>> {
-        self.fetch(&format!("/log/tile/entries/{}{}", tile_index_path(index), width_suffix(width)))
+        self.fetch(&format!(
+            "/log/tile/entries/{}{}",
+            tile_index_path(index),
+            width_suffix(width)
+        ))
     }
 }
 
@@ -510,13 +556,19 @@ struct AuditState {
 
 /// Runs `shinrai log audit`.
 pub fn run_log(c: LogCmd) -> Result<ExitCode> {
-    let LogCmd::Audit { server, log_key, state } = c;
+    let LogCmd::Audit {
+        server,
+        log_key,
+        state,
+    } = c;
     let mut src = HttpSource {
         rt: runtime()?,
         client: reqwest::Client::new(),
         base: server.server.trim_end_matches('/').to_owned(),
     };
-    let saved: Option<AuditState> = std::fs::read(&state).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let saved: Option<AuditState> = std::fs::read(&state)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
     let key = match (log_key, &saved) {
         (Some(k), _) => read_key(&k)?,
         (None, Some(s)) => s.log_key.clone(),
@@ -526,18 +578,26 @@ pub fn run_log(c: LogCmd) -> Result<ExitCode> {
             k
         }
     };
-    if let Some(s) = &saved {
-        if s.log_key != key {
-            println!("FAILED: the log key differs from the one recorded in {}", state.display());
-            return Ok(ExitCode::from(1));
-        }
+    if let Some(s) = saved.as_ref().filter(|s| s.log_key != key) {
+        println!(
+            "FAILED: the log key differs from the one recorded in {}",
+            state.display()
+        );
+        let _ = s;
+        return Ok(ExitCode::from(1));
     }
     let report = audit(&mut src, &key, saved.as_ref().and_then(|s| s.seen.as_ref()))?;
     print_json(&report)?;
     if !report.ok() {
         return Ok(ExitCode::from(1));
     }
-    let new = AuditState { log_key: key, seen: Some(SeenCheckpoint { size: report.tree_size, root: report.root.clone() }) };
+    let new = AuditState {
+        log_key: key,
+        seen: Some(SeenCheckpoint {
+            size: report.tree_size,
+            root: report.root.clone(),
+        }),
+    };
     shinrai_store::write_atomic(&state, &serde_json::to_vec_pretty(&new)?)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -591,8 +651,10 @@ impl BenchKey {
         let payload = serde_json::to_vec(&stmt).unwrap_or_default();
         let ty = "application/vnd.in-toto+json";
         let sig = self.key.sign(&shinrai_store::statement::pae(ty, &payload));
-        serde_json::to_vec(&serde_json::json!({"payloadType": ty, "payload": b64.encode(&payload),
-            "signatures": [{"keyid": self.keyid, "sig": b64.encode(sig.as_ref())}]}))
+        serde_json::to_vec(
+            &serde_json::json!({"payloadType": ty, "payload": b64.encode(&payload),
+            "signatures": [{"keyid": self.keyid, "sig": b64.encode(sig.as_ref())}]}),
+        )
         .unwrap_or_default()
     }
 }
@@ -602,7 +664,8 @@ pub fn run_bench_store(a: BenchStoreArgs) -> Result<ExitCode> {
     use aws_lc_rs::signature::KeyPair;
     let tmp = tempfile::tempdir()?;
     let dir = a.data.clone().unwrap_or_else(|| tmp.path().join("data"));
-    let key = aws_lc_rs::signature::Ed25519KeyPair::generate().map_err(|_| anyhow!("key generation"))?;
+    let key =
+        aws_lc_rs::signature::Ed25519KeyPair::generate().map_err(|_| anyhow!("key generation"))?;
     let key_json = shinrai_store::statement::sslib_ed25519_key(key.public_key().as_ref());
     let (keyid, _) = shinrai_store::statement::parse_sslib_key(key_json.as_bytes())?;
     let report = Store::init(
@@ -626,12 +689,15 @@ pub fn run_bench_store(a: BenchStoreArgs) -> Result<ExitCode> {
         let addr = listener.local_addr()?;
         let st = shinrai_server::AppState::new(store.clone());
         tokio::spawn(shinrai_server::serve(st, listener, std::future::pending()));
-        let client = reqwest::Client::builder().pool_max_idle_per_host(a.clients).build()?;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(a.clients)
+            .build()?;
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let start = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..a.clients {
-            let (client, next, entries, token) = (client.clone(), next.clone(), entries.clone(), token.clone());
+            let (client, next, entries, token) =
+                (client.clone(), next.clone(), entries.clone(), token.clone());
             let url = format!("http://{addr}/entries");
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::new();
@@ -641,8 +707,13 @@ pub fn run_bench_store(a: BenchStoreArgs) -> Result<ExitCode> {
                         break;
                     }
                     let t = Instant::now();
-                    let r = client.post(&url).bearer_auth(&token).header("content-type", "application/json")
-                        .body(entries[i].clone()).send().await?;
+                    let r = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("content-type", "application/json")
+                        .body(entries[i].clone())
+                        .send()
+                        .await?;
                     if r.status().as_u16() != 201 {
                         bail!("registration answered {}", r.status());
                     }
@@ -659,13 +730,20 @@ pub fn run_bench_store(a: BenchStoreArgs) -> Result<ExitCode> {
         Ok::<_, anyhow::Error>((start.elapsed(), lat))
     })?;
     let rate = a.entries as f64 / elapsed.as_secs_f64();
-    eprintln!("{rate:.0} registrations/s; filling to {} entries in process...", a.fill);
+    eprintln!(
+        "{rate:.0} registrations/s; filling to {} entries in process...",
+        a.fill
+    );
     // Fill in process (no HTTP) to measure reads at scale.
     let mut i = a.entries;
     while i < a.fill {
         let end = (i + 20_000).min(a.fill);
         let pending: Vec<_> = (i..end)
-            .map(|j| store.verify(&bk.sign(j), "bench").and_then(|v| store.submit(v)))
+            .map(|j| {
+                store
+                    .verify(&bk.sign(j), "bench")
+                    .and_then(|v| store.submit(v))
+            })
             .collect::<shinrai_store::Result<_>>()?;
         for p in pending {
             p.wait_blocking()?;
@@ -676,19 +754,36 @@ pub fn run_bench_store(a: BenchStoreArgs) -> Result<ExitCode> {
     let (mut proof_lat, mut search_lat) = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        tokio::spawn(shinrai_server::serve(shinrai_server::AppState::new(store.clone()), listener, std::future::pending()));
+        tokio::spawn(shinrai_server::serve(
+            shinrai_server::AppState::new(store.clone()),
+            listener,
+            std::future::pending(),
+        ));
         let client = reqwest::Client::new();
         let (mut p, mut s) = (Vec::new(), Vec::new());
         for q in 0..a.queries {
             let idx = (q as u64).wrapping_mul(2_654_435_761) % size;
             let t = Instant::now();
-            let r = client.get(format!("http://{addr}/entries/{idx}/receipt")).send().await?;
-            if !r.status().is_success() { bail!("receipt answered {}", r.status()); }
+            let r = client
+                .get(format!("http://{addr}/entries/{idx}/receipt"))
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!("receipt answered {}", r.status());
+            }
             r.bytes().await?;
             p.push(t.elapsed());
             let t = Instant::now();
-            let r = client.get(format!("http://{addr}/search?subject_digest=sha256:{:064x}", idx)).send().await?;
-            if !r.status().is_success() { bail!("search answered {}", r.status()); }
+            let r = client
+                .get(format!(
+                    "http://{addr}/search?subject_digest=sha256:{:064x}",
+                    idx
+                ))
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!("search answered {}", r.status());
+            }
             r.bytes().await?;
             s.push(t.elapsed());
         }
