@@ -66,10 +66,10 @@ fn parsers_do_not_panic_on_mutated_input() {
         "tile/entries/x018/x446/x744/x073/x709/x551/615",
     ] {
         for m in mutations(seed.as_bytes(), &mut rng) {
-            if let Ok(s) = std::str::from_utf8(&m) {
-                if let Ok(t) = TilePath::parse(s) {
-                    assert_eq!(t.to_string(), s, "only canonical paths parse");
-                }
+            if let Ok(s) = std::str::from_utf8(&m)
+                && let Ok(t) = TilePath::parse(s)
+            {
+                assert_eq!(t.to_string(), s, "only canonical paths parse");
             }
         }
     }
