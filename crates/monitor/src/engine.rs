@@ -772,7 +772,7 @@ impl Monitor {
         l.silent = false;
         let request = dir == 0 && !pkt.payload.is_empty();
         let feats = l.timing.update(ts, frame.data.len(), request);
-        let mut timing_finding = None;
+        let mut timing_findings = [None; crate::timing::FEATURES];
         match l.mode {
             Mode::Learning => {
                 if let Some(t) = &mut l.tlearn {
@@ -782,7 +782,7 @@ impl Monitor {
             Mode::Protecting => {
                 if let Some(tm) = &l.tmodel {
                     let (f, s) = tm.check(&feats);
-                    timing_finding = f;
+                    timing_findings = f;
                     if s > 0.0 {
                         let minute = ts;
                         self.note_score(minute, s);
@@ -790,7 +790,7 @@ impl Monitor {
                 }
             }
         }
-        if let Some(f) = timing_finding {
+        for f in timing_findings.into_iter().flatten() {
             let cause = if feature_is_timing(f.feature) { Cause::Timing } else { Cause::Volume };
             let detail = format!(
                 "{} {:.3} outside learned {:.3}..{:.3} (median {:.3})",

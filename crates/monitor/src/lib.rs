@@ -13,6 +13,9 @@ pub mod decode;
 pub mod engine;
 pub mod error;
 pub mod msgmodel;
+pub mod mss;
+#[cfg(feature = "nats")]
+pub mod nats;
 pub mod plan;
 pub mod run;
 pub mod timing;

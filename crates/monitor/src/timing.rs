@@ -208,24 +208,23 @@ pub struct TimingFinding {
 }
 
 impl TimingModel {
-    /// Worst feature outside its band, if any. Also returns a continuous score in [0, 1) for the
+    /// Features outside their band (by feature index), and a continuous score in [0, 1) for the
     /// anomaly-score-over-time series (0 when every feature is inside its band).
     #[inline]
-    pub fn check(&self, f: &[Option<f64>; FEATURES]) -> (Option<TimingFinding>, f64) {
-        let mut worst: Option<TimingFinding> = None;
+    pub fn check(&self, f: &[Option<f64>; FEATURES]) -> ([Option<TimingFinding>; FEATURES], f64) {
+        let mut out = [None; FEATURES];
+        let mut worst = 0.0f64;
         for i in 0..FEATURES {
             if let (Some(v), Some(b)) = (f[i], self.bands[i]) {
                 let ex = b.excess(v);
                 if ex > 0.0 {
                     let score = 0.5 + 0.5 * (1.0 - (-ex / 3.0).exp());
-                    if worst.is_none_or(|w| score > w.score) {
-                        worst = Some(TimingFinding { feature: i, value: v, band: b, score });
-                    }
+                    worst = worst.max(score);
+                    out[i] = Some(TimingFinding { feature: i, value: v, band: b, score });
                 }
             }
         }
-        let s = worst.map_or(0.0, |w| w.score);
-        (worst, s)
+        (out, worst)
     }
 }
 
