@@ -380,7 +380,7 @@ impl AttestationResult {
     /// Signs the EAR (DSSE, payload type [`EAR_PAYLOAD_TYPE`]) with the verifier's key `label`
     /// for `purpose` (typically `statement`), for registration in the trust store.
     pub fn sign(&self, store: &dyn KeyStore, label: &str, purpose: &Purpose) -> Result<Vec<u8>> {
-        dsse::sign(store, label, purpose, "", EAR_PAYLOAD_TYPE, &self.to_json())
+        dsse::sign(store, label, purpose, EAR_PAYLOAD_TYPE, &self.to_json())
     }
 
     /// Reads a signed EAR and checks its signature with the verifier's public key.
@@ -396,7 +396,7 @@ impl AttestationResult {
         if !opened
             .signatures
             .iter()
-            .any(|s| crate::verify_signature(verifier_key, &pae, s, true))
+            .any(|s| crate::verify_signature(verifier_key, pae, s, true))
         {
             return Err(Error::MalformedEvidence(
                 "the attestation result is not signed by the given verifier key".into(),

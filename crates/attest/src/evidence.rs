@@ -268,20 +268,14 @@ impl NonceStore {
 }
 
 /// Signs `claims` with the device key `label` of `store` (purpose `device-evidence`) and returns
-/// the DSSE evidence bytes. `keyid` is informative (the certificate fingerprint is a good choice).
-pub fn sign_claims(
-    store: &dyn KeyStore,
-    label: &str,
-    keyid: &str,
-    claims: &Claims,
-) -> Result<Vec<u8>> {
+/// the DSSE evidence bytes (the signature's keyid is the key's securesystemslib keyid).
+pub fn sign_claims(store: &dyn KeyStore, label: &str, claims: &Claims) -> Result<Vec<u8>> {
     let payload = serde_json::to_vec(claims)
         .map_err(|e| Error::InvalidArgument(format!("encode claims: {e}")))?;
     dsse::sign(
         store,
         label,
         &Purpose::device_evidence(),
-        keyid,
         EVIDENCE_PAYLOAD_TYPE,
         &payload,
     )
@@ -318,7 +312,7 @@ pub(crate) fn parse_evidence(bytes: &[u8]) -> Result<ParsedEvidence> {
         ));
     }
     Ok(ParsedEvidence {
-        signed: opened.pae(),
+        signed: opened.pae().to_vec(),
         signatures: opened.signatures,
         claims,
     })
@@ -376,11 +370,6 @@ impl<'a> Attester<'a> {
     /// Answers `challenge` with signed evidence about `state` at time `now`.
     pub fn attest(&self, challenge: &Challenge, state: &DeviceState, now: u64) -> Result<Vec<u8>> {
         let claims = Claims::new(&self.identity, challenge, state, now);
-        sign_claims(
-            self.store,
-            &self.label,
-            &self.certificate.fingerprint.to_hex(),
-            &claims,
-        )
+        sign_claims(self.store, &self.label, &claims)
     }
 }

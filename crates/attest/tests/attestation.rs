@@ -110,7 +110,7 @@ every_backend!(copied_certificate_without_its_key_is_counterfeit, |store| {
         .clone();
     let ch = w.verifier.challenge(NOW).expect("challenge");
     let claims = Claims::new(&id, &ch, &w.genuine_state(), NOW);
-    let evidence = sign_claims(store, "clone-key", "", &claims).expect("sign");
+    let evidence = sign_claims(store, "clone-key", &claims).expect("sign");
     let ear = w
         .verifier
         .appraise(&evidence, &genuine_cert, NOW)
@@ -369,7 +369,10 @@ fn malformed_and_truncated_evidence_is_a_clear_error() {
             .attest(&ch, &w.genuine_state(), NOW)
             .expect("evidence");
         for n in [0, 1, evidence.len() / 2, evidence.len() - 1] {
-            let err = w.verifier.appraise(&evidence[..n], &cert, NOW).unwrap_err();
+            let err = w
+                .verifier
+                .appraise(&evidence[..n], &cert, NOW)
+                .expect_err("must be refused");
             assert!(
                 matches!(err, Error::MalformedEvidence(_)),
                 "prefix {n}: {err}"
@@ -377,7 +380,10 @@ fn malformed_and_truncated_evidence_is_a_clear_error() {
             assert!(err.to_string().contains("malformed evidence"));
         }
         let not_claims = br#"{"payloadType":"application/eat-ucs+json","payload":"e30=","signatures":[{"keyid":"","sig":"AA=="}]}"#;
-        let err = w.verifier.appraise(not_claims, &cert, NOW).unwrap_err();
+        let err = w
+            .verifier
+            .appraise(not_claims, &cert, NOW)
+            .expect_err("must be refused");
         assert!(err.to_string().contains("EAT claims"), "{err}");
         let wrong_type =
             br#"{"payloadType":"text/plain","payload":"e30=","signatures":[{"sig":"AA=="}]}"#;
@@ -390,7 +396,10 @@ fn malformed_and_truncated_evidence_is_a_clear_error() {
         assert!(w.verifier.appraise(unsigned, &cert, NOW).is_err());
         // Certificate bytes that are not a certificate, or truncated.
         for bad in [&b"hello"[..], &cert[..cert.len() - 3], &[]] {
-            let err = w.verifier.appraise(&evidence, bad, NOW).unwrap_err();
+            let err = w
+                .verifier
+                .appraise(&evidence, bad, NOW)
+                .expect_err("must be refused");
             assert!(matches!(err, Error::MalformedCertificate(_)), "{err}");
         }
         // Trailing garbage after a certificate is refused too.

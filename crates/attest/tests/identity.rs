@@ -37,7 +37,8 @@ every_backend!(certificate_from_another_ca_is_an_unknown_issuer, |store| {
     let w = World::new(store);
     let other = World::with_ca("other-ca", store, Algorithm::EcdsaP256, "Other Maker");
     let der = other.device("dev-1", "SN-0001");
-    let err = validate_device_certificate(&w.ca, &der, NOW, &RevocationList::new()).unwrap_err();
+    let err = validate_device_certificate(&w.ca, &der, NOW, &RevocationList::new())
+        .expect_err("must be refused");
     assert!(matches!(err, Error::UnknownIssuer { .. }), "{err}");
     assert!(err.to_string().contains("counterfeit"));
 });
@@ -48,8 +49,8 @@ every_backend!(
         let w = World::new(store);
         let forger = World::with_ca("forger", store, Algorithm::EcdsaP256, MAKER);
         let der = forger.device("dev-1", "SN-0001");
-        let err =
-            validate_device_certificate(&w.ca, &der, NOW, &RevocationList::new()).unwrap_err();
+        let err = validate_device_certificate(&w.ca, &der, NOW, &RevocationList::new())
+            .expect_err("must be refused");
         assert!(
             matches!(err, Error::BadCertificateSignature { .. }),
             "{err}"
@@ -85,7 +86,7 @@ fn revoked_certificate_is_refused_and_others_are_not() {
         let b = w.device("dev-b", "SN-B");
         let mut crl = RevocationList::new();
         crl.revoke(&CertificateInfo::parse(&a).expect("parse"));
-        let err = validate_device_certificate(&w.ca, &a, NOW, &crl).unwrap_err();
+        let err = validate_device_certificate(&w.ca, &a, NOW, &crl).expect_err("must be refused");
         assert!(matches!(err, Error::CertificateRevoked { .. }), "{err}");
         assert!(validate_device_certificate(&w.ca, &b, NOW, &crl).is_ok());
     });
@@ -123,7 +124,7 @@ fn device_keys_must_be_p256_and_ca_keys_must_allow_certificates() {
                 &ed.public_key,
                 Validity::years_from(NOW, 1),
             )
-            .unwrap_err();
+            .expect_err("must be refused");
         assert!(matches!(err, Error::UnsupportedAlgorithm(_)), "{err}");
 
         // A key whose policy does not include "certificate" cannot make a CA.
@@ -131,7 +132,7 @@ fn device_keys_must_be_p256_and_ca_keys_must_allow_certificates() {
             .generate("stmt-only", Algorithm::EcdsaP256, policy("statement"))
             .expect("key");
         let err = ManufacturerCa::create(store, "stmt-only", MAKER, Validity::years_from(NOW, 1))
-            .unwrap_err();
+            .expect_err("must be refused");
         assert!(matches!(err, Error::Scu(_)), "{err}");
 
         // Serial numbers must be PrintableString.
@@ -151,7 +152,7 @@ fn device_keys_must_be_p256_and_ca_keys_must_allow_certificates() {
                 &dev.public_key,
                 Validity::years_from(NOW, 1),
             )
-            .unwrap_err();
+            .expect_err("must be refused");
         assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
     });
 }
@@ -162,7 +163,7 @@ fn garbage_and_truncated_certificates_are_malformed() {
         let w = World::new(store);
         let der = w.device("dev-1", "SN-0001");
         for n in [0, 1, 10, der.len() / 2, der.len() - 1] {
-            let err = CertificateInfo::parse(&der[..n]).unwrap_err();
+            let err = CertificateInfo::parse(&der[..n]).expect_err("must be refused");
             assert!(
                 matches!(err, Error::MalformedCertificate(_)),
                 "prefix {n}: {err}"
@@ -171,8 +172,8 @@ fn garbage_and_truncated_certificates_are_malformed() {
         let mut flipped = der.clone();
         let last = flipped.len() - 5;
         flipped[last] ^= 0x55; // inside the signature
-        let err =
-            validate_device_certificate(&w.ca, &flipped, NOW, &RevocationList::new()).unwrap_err();
+        let err = validate_device_certificate(&w.ca, &flipped, NOW, &RevocationList::new())
+            .expect_err("must be refused");
         assert!(
             matches!(
                 err,

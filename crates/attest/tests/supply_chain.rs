@@ -67,7 +67,9 @@ every_backend!(broken_voucher_chains_fail_with_the_broken_entry, |store| {
     // A middle entry removed: the operator's entry no longer follows the maker's.
     let mut skipped = good.clone();
     skipped.entries.remove(0);
-    let err = skipped.verify(w.ca.public_key(), &fp).unwrap_err();
+    let err = skipped
+        .verify(w.ca.public_key(), &fp)
+        .expect_err("must be refused");
     assert!(
         matches!(err, Error::VoucherChainBroken { index: 0, .. }),
         "{err}"
@@ -77,7 +79,9 @@ every_backend!(broken_voucher_chains_fail_with_the_broken_entry, |store| {
     let thief = party_key(store, "thief");
     let mut redirected = good.clone();
     redirected.entries[1].owner_key = thief.clone();
-    let err = redirected.verify(w.ca.public_key(), &fp).unwrap_err();
+    let err = redirected
+        .verify(w.ca.public_key(), &fp)
+        .expect_err("must be refused");
     assert!(
         matches!(err, Error::VoucherChainBroken { index: 1, .. }),
         "{err}"
@@ -91,13 +95,15 @@ every_backend!(broken_voucher_chains_fail_with_the_broken_entry, |store| {
     let mut forged = good.clone();
     let err = forged
         .transfer(store, "thief", &thief, "Thief")
-        .unwrap_err();
+        .expect_err("must be refused");
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
     let mut appended = good.clone();
     let mut last = appended.entries[1].clone();
     last.owner_name = "Thief".into();
     appended.entries.push(last);
-    let err = appended.verify(w.ca.public_key(), &fp).unwrap_err();
+    let err = appended
+        .verify(w.ca.public_key(), &fp)
+        .expect_err("must be refused");
     assert!(
         matches!(err, Error::VoucherChainBroken { index: 2, .. }),
         "{err}"
@@ -106,7 +112,9 @@ every_backend!(broken_voucher_chains_fail_with_the_broken_entry, |store| {
     // Header altered (another serial): the first entry no longer refers to it.
     let mut altered = good.clone();
     altered.header.serial = "SN-9999".into();
-    let err = altered.verify(w.ca.public_key(), &fp).unwrap_err();
+    let err = altered
+        .verify(w.ca.public_key(), &fp)
+        .expect_err("must be refused");
     assert!(
         matches!(err, Error::VoucherChainBroken { index: 0, .. }),
         "{err}"
@@ -203,7 +211,7 @@ fn lifecycle_refuses_a_failing_result_and_steps_out_of_order() {
         let mut tampered = genuine.clone();
         tampered.set_measurement("main-firmware", Sha256::of(b"evil"));
         let bad = w.attest("dev-1", &cert, &tampered);
-        let err = record.ship(&bad).unwrap_err();
+        let err = record.ship(&bad).expect_err("must be refused");
         assert!(
             err.to_string().contains("did not pass attestation"),
             "{err}"
@@ -215,7 +223,7 @@ fn lifecycle_refuses_a_failing_result_and_steps_out_of_order() {
         assert!(
             record
                 .ship(&ear_other)
-                .unwrap_err()
+                .expect_err("must be refused")
                 .to_string()
                 .contains("another device")
         );
