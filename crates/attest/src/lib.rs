@@ -45,6 +45,11 @@ pub use lifecycle::{DeviceRecord, LifecycleEvent, LifecycleState};
 pub use verifier::{HistoryEntry, Verifier};
 pub use voucher::{OwnershipVoucher, VerifiedOwnership};
 
+/// The README's example, compiled and run as a doctest so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;
+
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
