@@ -5,7 +5,7 @@ use aws_lc_rs::digest::{self, SHA256};
 /// A SHA-256 Merkle tree hash (leaf hash, interior node hash or tree root).
 pub type Hash = [u8; 32];
 
-/// Length of a [`Hash`] in bytes.
+/// Length of a [`Hash`](type@crate::Hash) in bytes.
 pub const HASH_LEN: usize = 32;
 
 /// Hash of a log entry: `SHA-256(0x00 || entry)` (the 0x00 prefix keeps leaves and interior

@@ -217,7 +217,7 @@ fn equal_size_roots(size: u64, root1: &[u8], root2: &[u8]) -> Result<()> {
     }
 }
 
-/// Converts a byte slice received from an untrusted source into a [`Hash`].
+/// Converts a byte slice received from an untrusted source into a [`Hash`](type@crate::Hash).
 pub fn hash_from_slice(bytes: &[u8]) -> Result<Hash> {
     <Hash>::try_from(bytes).map_err(|_| Error::HashLength { got: bytes.len() })
 }
