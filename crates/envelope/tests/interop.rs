@@ -9,6 +9,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
 };
+use shinrai_envelope::cose::{sign1, verify_sign1};
 use shinrai_envelope::dsse::Envelope;
 use shinrai_envelope::keys::SslibKey;
 use shinrai_envelope::statement::{
@@ -40,7 +41,11 @@ fn python() -> PathBuf {
 }
 
 fn sslib(args: &[&str]) -> Output {
-    let script = repo_root().join("tests/interop/sslib.py");
+    run_script("sslib.py", args)
+}
+
+fn run_script(name: &str, args: &[&str]) -> Output {
+    let script = repo_root().join("tests/interop").join(name);
     Command::new(python())
         .arg(&script)
         .args(args)
@@ -49,10 +54,14 @@ fn sslib(args: &[&str]) -> Output {
 }
 
 fn sslib_ok(args: &[&str]) -> String {
-    let out = sslib(args);
+    script_ok("sslib.py", args)
+}
+
+fn script_ok(name: &str, args: &[&str]) -> String {
+    let out = run_script(name, args);
     assert!(
         out.status.success(),
-        "sslib.py {args:?} failed: {}",
+        "{name} {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout)
@@ -342,4 +351,100 @@ fn envelope_by_an_unknown_key_is_rejected_by_both_implementations() {
         verify_statement(&env, &[stranger], 1),
         Err(Error::UnknownSigner { .. })
     ));
+}
+
+#[test]
+fn cose_sign1_by_shinrai_verifies_with_pycose() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (alg, name) in ALGS {
+        let signer = RustSigner::new(alg);
+        let key = signer.sslib_key().expect("key");
+        let msg = sign1(
+            b"{\"a\":1}",
+            "application/json",
+            "org:acme",
+            "lot-1",
+            &signer,
+        )
+        .expect("sign");
+        let (pub_path, msg_path) = (
+            dir.path().join(format!("{name}.pub.json")),
+            dir.path().join(format!("{name}.cose")),
+        );
+        std::fs::write(&pub_path, key.to_json_bytes()).expect("write");
+        std::fs::write(&msg_path, &msg).expect("write");
+        let out = script_ok(
+            "cose_sign1.py",
+            &[
+                "verify",
+                "--public",
+                p(&pub_path),
+                "--message",
+                p(&msg_path),
+            ],
+        );
+        let got: serde_json::Value = serde_json::from_str(&out).expect("json");
+        let want_alg = if alg == Algorithm::Ed25519 { -8 } else { -7 };
+        assert_eq!(
+            got,
+            serde_json::json!({
+                "alg": want_alg, "kid": key.keyid(), "content_type": "application/json",
+                "iss": "org:acme", "sub": "lot-1", "payload_hex": hex::encode(b"{\"a\":1}"),
+            }),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn cose_sign1_by_pycose_verifies_with_shinrai() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let payload_path = dir.path().join("payload.json");
+    std::fs::write(&payload_path, b"{\"b\":2}").expect("write");
+    for (_, name) in ALGS {
+        let (pub_path, msg_path) = (
+            dir.path().join(format!("{name}.pub.json")),
+            dir.path().join(format!("{name}.cose")),
+        );
+        let keyid = script_ok(
+            "cose_sign1.py",
+            &[
+                "sign",
+                "--alg",
+                name,
+                "--out-public",
+                p(&pub_path),
+                "--payload",
+                p(&payload_path),
+                "--content-type",
+                "application/json",
+                "--iss",
+                "org:py",
+                "--sub",
+                "lot-2",
+                "--out",
+                p(&msg_path),
+            ],
+        );
+        let key = SslibKey::parse(&std::fs::read(&pub_path).expect("read")).expect("key");
+        let msg = std::fs::read(&msg_path).expect("read");
+        let v = verify_sign1(&msg, std::slice::from_ref(&key))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(v.value().iss, "org:py");
+        assert_eq!(v.value().sub, "lot-2");
+        assert_eq!(v.payload_bytes(), b"{\"b\":2}");
+        assert_eq!(v.payload_type(), "application/json");
+        assert_eq!(v.signer_keyids(), vec![keyid]);
+        // Flipping a payload byte breaks the signature for shinrai too.
+        let pos = msg
+            .windows(7)
+            .position(|w| w == b"{\"b\":2}")
+            .expect("payload in message");
+        let mut bad = msg.clone();
+        bad[pos + 5] = b'3';
+        assert!(matches!(
+            verify_sign1(&bad, &[key]),
+            Err(Error::BadSignature { .. })
+        ));
+    }
 }
