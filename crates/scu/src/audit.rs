@@ -204,6 +204,33 @@ pub struct AuditProblem {
     pub detail: String,
 }
 
+impl ProblemKind {
+    /// The kind's name as in JSON (`edited`, `deleted`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::Edited => "edited",
+            ProblemKind::Deleted => "deleted",
+            ProblemKind::Reordered => "reordered",
+            ProblemKind::Truncated => "truncated",
+            ProblemKind::Unparseable => "unparseable",
+            ProblemKind::BrokenChain => "broken-chain",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditProblem {
+    /// `line 3: edited: record 3 was modified (its hash does not verify)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}: {}: {}",
+            self.line,
+            self.kind.as_str(),
+            self.detail
+        )
+    }
+}
+
 /// The result of checking a log with [`verify_log`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditReport {

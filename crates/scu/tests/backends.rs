@@ -1,4 +1,5 @@
 //! The same behaviour tests on every key store backend (soft, and pkcs11 on a fresh SoftHSM2 token).
+#![cfg(feature = "pkcs11")]
 
 mod common;
 
@@ -366,3 +367,31 @@ fn pkcs11_keys_and_audit_key_survive_reopening() {
         },
     );
 }
+
+#[test]
+fn pkcs11_second_open_of_a_logged_in_token_is_refused_not_let_in_without_pin() {
+    on_pkcs11(
+        "pkcs11_second_open_of_a_logged_in_token_is_refused_not_let_in_without_pin",
+        |fx: &Fixture| {
+            let first = fx.open();
+            let err = fx.open_with("wrong").map(|_| ()).expect_err("second open");
+            assert!(err.to_string().contains("already open"), "{err}");
+            drop(first);
+            assert!(matches!(
+                fx.open_with("wrong").map(|_| ()),
+                Err(Error::WrongPin)
+            ));
+            drop(fx.open());
+        },
+    );
+}
+
+every_backend!(audit_problem_message_names_line_and_kind, |fx: &Fixture| {
+    let mut l = five_records(fx);
+    l.remove(3);
+    write_lines(&fx.audit_path(), &l);
+    let store = fx.open();
+    let report = store.audit().expect("audit");
+    let text: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(text, ["line 4: deleted: record 4 is missing before line 4"]);
+});
