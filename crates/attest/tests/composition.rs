@@ -3,30 +3,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use common::composition;
+use common::{composition, python, repo_root};
 use shinrai_attest::{ComponentKind, Composition, Error, ReferenceValues};
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-/// `$SHINRAI_PYTHON`, else `<repo>/.venv/bin/python`; fails clearly when neither exists.
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("SHINRAI_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let p = repo_root().join(".venv/bin/python");
-    assert!(
-        p.exists(),
-        "Python interop needs {}: run `python3 -m venv .venv && .venv/bin/pip install -r \
-         tests/python-requirements.txt` in the repository root, or set SHINRAI_PYTHON",
-        p.display()
-    );
-    p
-}
 
 #[test]
 fn cyclonedx_output_validates_with_cyclonedx_python_lib() {

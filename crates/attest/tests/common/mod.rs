@@ -263,3 +263,23 @@ pub fn party_key(store: &dyn KeyStore, label: &str) -> shinrai_scu::PublicKey {
         .expect("generate party key")
         .public_key
 }
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// `$SHINRAI_PYTHON`, else `<repo>/.venv/bin/python`; fails clearly when neither exists.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("SHINRAI_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = repo_root().join(".venv/bin/python");
+    assert!(
+        p.exists(),
+        "Python interop needs {}: run `python3 -m venv .venv && .venv/bin/pip install -r \
+         tests/python-requirements.txt` in the repository root, or set SHINRAI_PYTHON",
+        p.display()
+    );
+    p
+}
