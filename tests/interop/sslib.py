@@ -11,6 +11,8 @@ Subcommands (exit 0 on success; 1 with the reason on stderr otherwise):
       as hex on success. With --payload-type, also requires that payload type.
   keyid --public PUB.json
       Prints the default keyid securesystemslib computes for the key (ignores any "keyid").
+  canonical --json FILE
+      Prints securesystemslib's canonical JSON (encode_canonical) of FILE's document, as hex.
 
 Used by crates/envelope/tests/interop.rs; run with the venv from tests/python-requirements.txt.
 """
@@ -21,6 +23,7 @@ import sys
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from securesystemslib.dsse import Envelope
+from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
 
@@ -86,6 +89,12 @@ def cmd_keyid(args):
     print(recomputed.keyid)
 
 
+def cmd_canonical(args):
+    with open(args.json, "rb") as f:
+        doc = json.load(f)
+    print(encode_canonical(doc).encode("utf-8").hex())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -112,6 +121,10 @@ def main():
     p = sub.add_parser("keyid")
     p.add_argument("--public", required=True)
     p.set_defaults(func=cmd_keyid)
+
+    p = sub.add_parser("canonical")
+    p.add_argument("--json", required=True)
+    p.set_defaults(func=cmd_canonical)
 
     args = parser.parse_args()
     try:

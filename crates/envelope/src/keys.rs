@@ -161,6 +161,11 @@ impl SslibKey {
             }
             (_, SCHEME_ECDSA_P256) if ecdsa_type => {
                 let point = p256_from_spki_pem(&self.keyval.public)?;
+                aws_lc_rs::signature::ParsedPublicKey::new(
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1,
+                    &point,
+                )
+                .map_err(|_| Error::InvalidKey("ECDSA public point is not on P-256".into()))?;
                 PublicKey::from_bytes(Algorithm::EcdsaP256, &point)
                     .map_err(|e| Error::InvalidKey(e.to_string()))
             }
@@ -352,5 +357,18 @@ mod tests {
             SslibKey::parse(b"\x00\xff"),
             Err(Error::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn parse_rejects_p256_point_off_the_curve() {
+        let mut off_curve = vec![4u8];
+        off_curve.extend([1u8; 64]);
+        let doc = serde_json::json!({
+            "keytype": "ecdsa",
+            "scheme": "ecdsa-sha2-nistp256",
+            "keyval": {"public": p256_spki_pem(&off_curve)},
+        });
+        let err = SslibKey::parse(doc.to_string().as_bytes()).expect_err("off-curve point");
+        assert!(err.to_string().contains("not on P-256"), "{err}");
     }
 }

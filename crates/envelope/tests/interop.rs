@@ -448,3 +448,21 @@ fn cose_sign1_by_pycose_verifies_with_shinrai() {
         ));
     }
 }
+
+#[test]
+fn canonical_json_matches_securesystemslib_encode_canonical() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let docs = [
+        r#"{"b": 1, "a": [true, false, null, -7, 18446744073709551615], "A": {}}"#,
+        r#"{"quote\"key": "back\\slash", "ctl": "tab\tnl\nbell\u0007", "é": "ünï", "z": "😀", "\u00e9a": 1}"#,
+        r#"[{"keyval": {"public": "-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----\n"}}, [], ""]"#,
+    ];
+    for (i, doc) in docs.iter().enumerate() {
+        let path = dir.path().join(format!("doc{i}.json"));
+        std::fs::write(&path, doc).expect("write");
+        let value: serde_json::Value = serde_json::from_str(doc).expect("json");
+        let ours = shinrai_envelope::keys::canonical_json(&value).expect("canonical");
+        let theirs = sslib_ok(&["canonical", "--json", p(&path)]);
+        assert_eq!(hex::encode(ours), theirs, "document {i}: {doc}");
+    }
+}
