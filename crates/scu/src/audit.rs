@@ -14,7 +14,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -261,17 +261,23 @@ fn audit_err(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 fn read_lines(path: &Path) -> Result<Vec<String>> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(audit_err(path, e.to_string())),
-    };
-    let mut lines = Vec::new();
-    for chunk in BufReader::new(file).split(b'\n') {
-        let chunk = chunk.map_err(|e| audit_err(path, e.to_string()))?;
-        lines.push(String::from_utf8_lossy(&chunk).into_owned());
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(split_lines(&bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(audit_err(path, e.to_string())),
     }
-    Ok(lines)
+}
+
+/// Lines of `content` without their `\n`; no empty last line for a final newline.
+fn split_lines(content: &[u8]) -> Vec<String> {
+    let mut lines: Vec<String> = content
+        .split(|b| *b == b'\n')
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect();
+    if content.is_empty() || content.ends_with(b"\n") {
+        lines.pop();
+    }
+    lines
 }
 
 /// Reads the records of a log for display, without checking them. Lines that are not records are
@@ -293,6 +299,26 @@ pub fn verify_log(
     anchor: Option<&AuditAnchor>,
 ) -> Result<AuditReport> {
     let lines = read_lines(path)?;
+    verify_lines(path, &lines, mac, anchor)
+}
+
+/// Checks a log given as bytes (no IO; for tools and fuzzing). `path` is only copied into the
+/// report.
+pub fn verify_bytes(
+    path: &Path,
+    content: &[u8],
+    mac: &dyn AuditMac,
+    anchor: Option<&AuditAnchor>,
+) -> Result<AuditReport> {
+    verify_lines(path, &split_lines(content), mac, anchor)
+}
+
+fn verify_lines(
+    path: &Path,
+    lines: &[String],
+    mac: &dyn AuditMac,
+    anchor: Option<&AuditAnchor>,
+) -> Result<AuditReport> {
     let mut parsed: Vec<(u64, AuditRecord)> = Vec::new();
     let mut problems = Vec::new();
     for (i, line) in lines.iter().enumerate() {
@@ -517,5 +543,103 @@ impl AuditLog {
         self.file
             .sync_data()
             .map_err(|e| audit_err(&self.path, e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct TestMac(aws_lc_rs::hmac::Key);
+    impl AuditMac for TestMac {
+        fn mac(&self, data: &[u8]) -> Result<Vec<u8>> {
+            Ok(aws_lc_rs::hmac::sign(&self.0, data).as_ref().to_vec())
+        }
+    }
+    fn mac(k: &[u8]) -> TestMac {
+        TestMac(aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, k))
+    }
+
+    fn log_of(n: usize, m: &TestMac) -> (tempfile::TempDir, PathBuf, AuditAnchor) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("a.audit");
+        let mut log = AuditLog::open(&path, &AuditAnchor::default()).expect("open");
+        for i in 0..n {
+            log.append(
+                m,
+                AuditEvent {
+                    key: "k",
+                    purpose: Some("statement"),
+                    operation: Operation::Sign,
+                    message: Some(&[i as u8]),
+                    outcome: "ok",
+                },
+            )
+            .expect("append");
+        }
+        let head = log.head().clone();
+        (dir, path, head)
+    }
+
+    #[test]
+    fn empty_log_with_empty_anchor_is_intact() {
+        let m = mac(b"k");
+        let r = verify_bytes(Path::new("x"), b"", &m, Some(&AuditAnchor::default())).expect("ok");
+        assert!(r.is_intact());
+        assert_eq!(r.records_checked, 0);
+    }
+
+    #[test]
+    fn log_checked_with_another_stores_key_is_edited_everywhere() {
+        let (_d, path, head) = log_of(3, &mac(b"right"));
+        let r = verify_log(&path, &mac(b"wrong"), Some(&head)).expect("report");
+        let lines: Vec<u64> = r.problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [1, 2, 3]);
+        assert!(r.problems.iter().all(|p| p.kind == ProblemKind::Edited));
+    }
+
+    #[test]
+    fn blank_line_in_the_middle_is_reported() {
+        let m = mac(b"k");
+        let (_d, path, head) = log_of(2, &m);
+        let text = std::fs::read_to_string(&path)
+            .expect("read")
+            .replacen('\n', "\n\n", 1);
+        let r = verify_bytes(&path, text.as_bytes(), &m, Some(&head)).expect("report");
+        assert_eq!(r.problems.len(), 1);
+        assert_eq!(
+            (r.problems[0].line, r.problems[0].kind),
+            (2, ProblemKind::Unparseable)
+        );
+    }
+
+    #[test]
+    fn reopened_log_continues_the_chain() {
+        let m = mac(b"k");
+        let (_d, path, head) = log_of(2, &m);
+        let mut log = AuditLog::open(&path, &head).expect("reopen");
+        assert_eq!(log.head(), &head);
+        log.append(
+            &m,
+            AuditEvent {
+                key: "k",
+                purpose: None,
+                operation: Operation::Delete,
+                message: None,
+                outcome: "ok",
+            },
+        )
+        .expect("append");
+        let r = verify_log(&path, &m, Some(log.head())).expect("report");
+        assert!(r.is_intact(), "{:?}", r.problems);
+        assert_eq!(r.records_checked, 3);
+    }
+
+    #[test]
+    fn labels_are_checked() {
+        assert!(check_label("org-key_1.v2").is_ok());
+        for bad in ["", "a b", "ä", &"x".repeat(65)] {
+            assert!(check_label(bad).is_err(), "{bad:?}");
+        }
     }
 }
