@@ -46,11 +46,19 @@ fn sslib(args: &[&str]) -> Output {
 
 fn run_script(name: &str, args: &[&str]) -> Output {
     let script = repo_root().join("tests/interop").join(name);
-    Command::new(python())
+    let python = python();
+    Command::new(&python)
         .arg(&script)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} {} ({e}); set SHINRAI_PYTHON to a Python with \
+                 tests/python-requirements.txt installed",
+                python.display(),
+                script.display()
+            )
+        })
 }
 
 fn sslib_ok(args: &[&str]) -> String {
