@@ -469,7 +469,8 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Opens (creating with mode 0600) the log at `path` for appending. The head continues from
+    /// Opens (creating with mode 0600) the log at `path` for appending and takes an exclusive
+    /// advisory lock on it, so two open stores never interleave records. The head continues from
     /// the last readable record, or from `anchor` if that is further on (so records deleted from
     /// the end stay visible as a gap).
     pub fn open(path: &Path, anchor: &AuditAnchor) -> Result<Self> {
@@ -491,6 +492,17 @@ impl AuditLog {
             .mode(0o600)
             .open(path)
             .map_err(|e| audit_err(path, e.to_string()))?;
+        // One writer per log: the lock lives as long as this handle (the open key store).
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(audit_err(
+                    path,
+                    "in use by another open key store (this or another process); close it first",
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(audit_err(path, e.to_string())),
+        }
         Ok(AuditLog {
             path: path.to_path_buf(),
             file,

@@ -139,3 +139,15 @@ fn signing_unlimited_key_does_not_rewrite_the_sealed_file() {
     assert_eq!(store.list().expect("list")[0].uses, 10);
     assert!(store.audit().expect("audit").is_intact());
 }
+
+#[test]
+fn store_cannot_be_opened_twice_at_once() {
+    let (_dir, path) = store_with_a_key();
+    let first = SoftKeyStore::open(&path, PASS).expect("open");
+    let err = SoftKeyStore::open(&path, PASS)
+        .map(|_| ())
+        .expect_err("second open");
+    assert!(err.to_string().contains("in use"), "{err}");
+    drop(first);
+    SoftKeyStore::open(&path, PASS).expect("open after close");
+}
