@@ -417,6 +417,7 @@ impl CertificateInfo {
                 rest.len()
             )));
         }
+        let outer_alg = check_outer_der(der, c.tbs_certificate.as_ref())?;
         let sig_alg = match oid_str(&c.signature_algorithm.algorithm).as_str() {
             "1.2.840.10045.4.3.2" => Algorithm::EcdsaP256,
             "1.3.101.112" => Algorithm::Ed25519,
@@ -426,6 +427,15 @@ impl CertificateInfo {
                 )));
             }
         };
+        let expected_alg = match sig_alg {
+            Algorithm::EcdsaP256 => ALG_ECDSA_SHA256,
+            Algorithm::Ed25519 => ALG_ED25519,
+        };
+        if outer_alg != expected_alg {
+            return Err(bad(
+                "signature algorithm is not encoded as strict DER".into()
+            ));
+        }
         if c.signature_algorithm.algorithm != c.tbs_certificate.signature.algorithm {
             return Err(bad("outer and inner signature algorithms differ".into()));
         }
@@ -549,6 +559,66 @@ impl CertificateInfo {
         Ok(())
     }
 }
+
+/// Reads a DER tag-length header: returns (header length, content length), requiring the
+/// minimal (canonical) length encoding.
+fn der_header(b: &[u8]) -> Option<(usize, usize)> {
+    let first = *b.get(1)?;
+    if first < 0x80 {
+        return Some((2, first as usize));
+    }
+    let n = (first & 0x7f) as usize;
+    if n == 0 || n > 3 || b.len() < 2 + n || b[2] == 0 {
+        return None;
+    }
+    let len = b[2..2 + n]
+        .iter()
+        .fold(0usize, |acc, x| (acc << 8) | *x as usize);
+    if len < 0x80 {
+        return None;
+    }
+    Some((2 + n, len))
+}
+
+/// The parts of a certificate the signature does not cover must be strict DER:
+/// `SEQUENCE { tbs, SEQUENCE algorithm, BIT STRING signature }` and nothing else, so that one
+/// certificate has one encoding apart from the signature value itself.
+fn check_outer_der<'d>(der: &'d [u8], tbs: &[u8]) -> Result<&'d [u8]> {
+    let bad = |m: &str| Err(Error::MalformedCertificate(format!("not strict DER: {m}")));
+    let Some((h, len)) = der_header(der) else {
+        return bad("certificate length");
+    };
+    if der[0] != 0x30 || h + len != der.len() {
+        return bad("the certificate is not one DER SEQUENCE");
+    }
+    // `tbs` is a sub-slice of `der`: find where it starts without unsafe code.
+    let offset = (tbs.as_ptr() as usize).wrapping_sub(der.as_ptr() as usize);
+    if offset != h || tbs.first() != Some(&0x30) {
+        return bad("the signed part is not the first SEQUENCE");
+    }
+    let rest = &der[h + tbs.len()..];
+    let Some((ah, alen)) = der_header(rest) else {
+        return bad("signature algorithm length");
+    };
+    if rest[0] != 0x30 || rest.len() < ah + alen {
+        return bad("signature algorithm is not a SEQUENCE");
+    }
+    let sig = &rest[ah + alen..];
+    let Some((sh, slen)) = der_header(sig) else {
+        return bad("signature length");
+    };
+    if sig[0] != 0x03 || sh + slen != sig.len() {
+        return bad("signature is not a BIT STRING ending the certificate");
+    }
+    Ok(&rest[..ah + alen])
+}
+
+/// DER `AlgorithmIdentifier` of ecdsa-with-SHA256 (RFC 5758: no parameters).
+const ALG_ECDSA_SHA256: &[u8] = &[
+    0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+];
+/// DER `AlgorithmIdentifier` of Ed25519 (RFC 8410: no parameters).
+const ALG_ED25519: &[u8] = &[0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70];
 
 /// Device certificates a manufacturer has revoked (input to validation, e.g. from the trust store).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
