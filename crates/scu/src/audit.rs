@@ -365,8 +365,8 @@ fn verify_lines(
             link_explained = true;
         }
         if r.seq > expected_seq {
-            let missing: Vec<u64> = (expected_seq..r.seq).collect();
-            let moved = missing.iter().any(|s| present.contains(s));
+            // The seq is untrusted: look the gap up in the set, never enumerate it.
+            let moved = present.range(expected_seq..r.seq).next().is_some();
             problems.push(AuditProblem {
                 line: lineno,
                 seq: Some(expected_seq),
@@ -380,7 +380,7 @@ fn verify_lines(
                         "record {} appears at line {lineno} where record {expected_seq} was expected",
                         r.seq
                     )
-                } else if missing.len() == 1 {
+                } else if r.seq - expected_seq == 1 {
                     format!("record {expected_seq} is missing before line {lineno}")
                 } else {
                     format!(
@@ -473,10 +473,14 @@ impl AuditLog {
     /// advisory lock on it, so two open stores never interleave records. The head continues from
     /// the last readable record, or from `anchor` if that is further on (so records deleted from
     /// the end stay visible as a gap).
-    pub fn open(path: &Path, anchor: &AuditAnchor) -> Result<Self> {
+    pub fn open(path: &Path, anchor: &AuditAnchor, mac: &dyn AuditMac) -> Result<Self> {
         let mut head = anchor.clone();
+        // The newest record that verifies; forged or damaged lines at the end are skipped (and
+        // reported by `verify_log`), so they cannot steer the sequence numbers.
         for line in read_lines(path)?.iter().rev() {
-            if let Ok(r) = serde_json::from_str::<AuditRecord>(line) {
+            if let Ok(r) = serde_json::from_str::<AuditRecord>(line)
+                && r.expected_hash(mac)? == r.hash
+            {
                 if r.seq > head.count {
                     head = AuditAnchor {
                         count: r.seq,
@@ -524,8 +528,13 @@ impl AuditLog {
     /// must survive a crash).
     pub fn append(&mut self, mac: &dyn AuditMac, event: AuditEvent<'_>) -> Result<()> {
         let time = now_secs();
+        let seq = self
+            .head
+            .count
+            .checked_add(1)
+            .ok_or_else(|| audit_err(&self.path, "sequence number exhausted"))?;
         let mut record = AuditRecord {
-            seq: self.head.count + 1,
+            seq,
             time,
             key: event.key.to_owned(),
             purpose: event.purpose.map(str::to_owned),
@@ -575,7 +584,7 @@ mod tests {
     fn log_of(n: usize, m: &TestMac) -> (tempfile::TempDir, PathBuf, AuditAnchor) {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("a.audit");
-        let mut log = AuditLog::open(&path, &AuditAnchor::default()).expect("open");
+        let mut log = AuditLog::open(&path, &AuditAnchor::default(), m).expect("open");
         for i in 0..n {
             log.append(
                 m,
@@ -629,7 +638,7 @@ mod tests {
     fn reopened_log_continues_the_chain() {
         let m = mac(b"k");
         let (_d, path, head) = log_of(2, &m);
-        let mut log = AuditLog::open(&path, &head).expect("reopen");
+        let mut log = AuditLog::open(&path, &head, &m).expect("reopen");
         assert_eq!(log.head(), &head);
         log.append(
             &m,
@@ -645,6 +654,37 @@ mod tests {
         let r = verify_log(&path, &m, Some(log.head())).expect("report");
         assert!(r.is_intact(), "{:?}", r.problems);
         assert_eq!(r.records_checked, 3);
+    }
+
+    #[test]
+    fn huge_sequence_numbers_are_reported_without_enumerating_the_gap() {
+        let m = mac(b"k");
+        let (_d, path, head) = log_of(1, &m);
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        let mut rec: serde_json::Value =
+            serde_json::from_str(text.lines().next().expect("line")).expect("json");
+        rec["seq"] = u64::MAX.into();
+        text.push_str(&rec.to_string());
+        text.push('\n');
+        let r = verify_bytes(&path, text.as_bytes(), &m, Some(&head)).expect("report");
+        let kinds: Vec<ProblemKind> = r.problems.iter().map(|p| p.kind).collect();
+        assert_eq!(kinds, [ProblemKind::Edited, ProblemKind::Deleted]);
+        assert!(r.problems.iter().all(|p| p.line == 2));
+    }
+
+    #[test]
+    fn forged_last_line_does_not_steer_the_next_sequence_number() {
+        let m = mac(b"k");
+        let (_d, path, head) = log_of(2, &m);
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        let mut rec: serde_json::Value =
+            serde_json::from_str(text.lines().next().expect("line")).expect("json");
+        rec["seq"] = u64::MAX.into();
+        text.push_str(&rec.to_string());
+        text.push('\n');
+        std::fs::write(&path, text).expect("write");
+        let log = AuditLog::open(&path, &head, &m).expect("open");
+        assert_eq!(log.head(), &head);
     }
 
     #[test]

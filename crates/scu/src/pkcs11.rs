@@ -461,7 +461,14 @@ impl Pkcs11KeyStore {
                 dir.join(format!("pkcs11-{safe}.audit"))
             }
         };
-        let audit = AuditLog::open(&audit_path, &anchor)?;
+        let audit = AuditLog::open(
+            &audit_path,
+            &anchor,
+            &TokenMac {
+                session: &session,
+                key: hmac_key,
+            },
+        )?;
         Ok(Pkcs11KeyStore {
             module: module.to_path_buf(),
             token_label: token_label.to_owned(),

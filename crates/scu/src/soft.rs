@@ -365,7 +365,7 @@ impl SoftKeyStore {
             aead: "aes-256-gcm".into(),
             check: hex::encode(check),
         };
-        let audit = AuditLog::open(&audit_path, &AuditAnchor::default())?;
+        let audit = AuditLog::open(&audit_path, &AuditAnchor::default(), &mac)?;
         let store = SoftKeyStore {
             path: path.to_path_buf(),
             audit_path,
@@ -467,7 +467,7 @@ impl SoftKeyStore {
             keys.insert(key.stored.label.clone(), key);
         }
         let audit_path = Self::audit_path_for(path);
-        let audit = AuditLog::open(&audit_path, &payload.audit_anchor)?;
+        let audit = AuditLog::open(&audit_path, &payload.audit_anchor, &mac)?;
         Ok(SoftKeyStore {
             path: path.to_path_buf(),
             audit_path,
