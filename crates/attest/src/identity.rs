@@ -607,8 +607,8 @@ fn check_outer_der<'d>(der: &'d [u8], tbs: &[u8]) -> Result<&'d [u8]> {
     let Some((sh, slen)) = der_header(sig) else {
         return bad("signature length");
     };
-    if sig[0] != 0x03 || sh + slen != sig.len() {
-        return bad("signature is not a BIT STRING ending the certificate");
+    if sig[0] != 0x03 || sh + slen != sig.len() || slen < 2 || sig[sh] != 0 {
+        return bad("signature is not a whole-byte BIT STRING ending the certificate");
     }
     Ok(&rest[..ah + alen])
 }
