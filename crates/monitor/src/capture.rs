@@ -98,14 +98,26 @@ pub fn detect_format(bytes: &[u8]) -> Result<CaptureFormat> {
         | Some([0x4d, 0x3c, 0xb2, 0xa1])
         | Some([0xa1, 0xb2, 0x3c, 0x4d]) => Ok(CaptureFormat::Pcap),
         Some([0x0a, 0x0d, 0x0d, 0x0a]) => Ok(CaptureFormat::PcapNg),
-        Some(m) => Err(MonitorError::CaptureFormat(format!("magic {}", hex::encode(m)))),
-        None => Err(MonitorError::CaptureFormat("file shorter than 4 bytes".into())),
+        Some(m) => Err(MonitorError::CaptureFormat(format!(
+            "magic {}",
+            hex::encode(m)
+        ))),
+        None => Err(MonitorError::CaptureFormat(
+            "file shorter than 4 bytes".into(),
+        )),
     }
 }
 
 enum Inner<'a> {
-    Pcap { rem: &'a [u8], big_endian: bool, nanos: bool },
-    Ng { slice: PcapNGSlice<'a>, ifaces: Vec<NgIface> },
+    Pcap {
+        rem: &'a [u8],
+        big_endian: bool,
+        nanos: bool,
+    },
+    Ng {
+        slice: PcapNGSlice<'a>,
+        ifaces: Vec<NgIface>,
+    },
     Done,
 }
 
@@ -143,10 +155,18 @@ impl<'a> Frames<'a> {
             CaptureFormat::PcapNg => {
                 let slice = PcapNGSlice::from_slice(bytes)
                     .map_err(|e| MonitorError::CaptureFormat(format!("pcapng header: {e:?}")))?;
-                Inner::Ng { slice, ifaces: Vec::new() }
+                Inner::Ng {
+                    slice,
+                    ifaces: Vec::new(),
+                }
             }
         };
-        Ok(Self { inner, total: bytes.len(), number: 0, stats: CaptureStats::default() })
+        Ok(Self {
+            inner,
+            total: bytes.len(),
+            number: 0,
+            stats: CaptureStats::default(),
+        })
     }
 
     /// Container counters so far.
@@ -168,7 +188,14 @@ impl<'a> Frames<'a> {
     }
 
     fn next_pcap(&mut self) -> Option<Frame<'a>> {
-        let Inner::Pcap { rem, big_endian, nanos } = &mut self.inner else { return None };
+        let Inner::Pcap {
+            rem,
+            big_endian,
+            nanos,
+        } = &mut self.inner
+        else {
+            return None;
+        };
         if rem.is_empty() {
             self.inner = Inner::Done;
             return None;
@@ -180,7 +207,11 @@ impl<'a> Frames<'a> {
         };
         let field = |i: usize| {
             let b = [hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]];
-            if *big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) }
+            if *big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
         };
         let (sec, frac, caplen, orig) = (field(0), field(4), field(8) as usize, field(12));
         if caplen > MAX_RECORD {
@@ -194,7 +225,11 @@ impl<'a> Frames<'a> {
             self.inner = Inner::Done;
             return None;
         };
-        let micros = if *nanos { i64::from(frac) / 1000 } else { i64::from(frac) };
+        let micros = if *nanos {
+            i64::from(frac) / 1000
+        } else {
+            i64::from(frac)
+        };
         *rem = &rem[16 + caplen..];
         self.number += 1;
         self.stats.frames += 1;
@@ -208,7 +243,9 @@ impl<'a> Frames<'a> {
 
     fn next_ng(&mut self) -> Option<Frame<'a>> {
         loop {
-            let Inner::Ng { slice, ifaces } = &mut self.inner else { return None };
+            let Inner::Ng { slice, ifaces } = &mut self.inner else {
+                return None;
+            };
             let block = match slice.next() {
                 None => {
                     self.inner = Inner::Done;
@@ -226,7 +263,9 @@ impl<'a> Frames<'a> {
                 }
                 Some(Ok(b)) => b,
             };
-            let PcapBlockOwned::NG(block) = block else { continue };
+            let PcapBlockOwned::NG(block) = block else {
+                continue;
+            };
             match block {
                 Block::SectionHeader(_) => ifaces.clear(),
                 Block::InterfaceDescription(idb) => ifaces.push(NgIface {
@@ -242,13 +281,15 @@ impl<'a> Frames<'a> {
                     };
                     let ts = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                     let secs = (ts / iface.resolution) as i64;
-                    let frac = (ts % iface.resolution) as i128 * 1_000_000 / iface.resolution as i128;
+                    let frac =
+                        (ts % iface.resolution) as i128 * 1_000_000 / iface.resolution as i128;
                     let data = epb.data.get(..epb.caplen as usize).unwrap_or(epb.data);
                     self.number += 1;
                     self.stats.frames += 1;
                     return Some(Frame {
                         number: self.number,
-                        ts_us: (secs.saturating_add(iface.offset)).saturating_mul(1_000_000) + frac as i64,
+                        ts_us: (secs.saturating_add(iface.offset)).saturating_mul(1_000_000)
+                            + frac as i64,
                         data,
                         orig_len: epb.origlen,
                     });
@@ -261,7 +302,12 @@ impl<'a> Frames<'a> {
                     let _ = iface;
                     self.number += 1;
                     self.stats.frames += 1;
-                    return Some(Frame { number: self.number, ts_us: 0, data: spb.data, orig_len: spb.origlen });
+                    return Some(Frame {
+                        number: self.number,
+                        ts_us: 0,
+                        data: spb.data,
+                        orig_len: spb.origlen,
+                    });
                 }
                 _ => {}
             }

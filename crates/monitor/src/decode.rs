@@ -164,14 +164,24 @@ pub fn decode(data: &[u8]) -> Result<Packet<'_>, DecodeIssue> {
     }
     let sliced = LaxSlicedPacket::from_ethernet(data).map_err(|_| DecodeIssue::TooShort)?;
     let vlan = sliced.vlan_ids().last().map(|v| v.value());
-    let Some(ether) = sliced.ether_payload() else { return Err(DecodeIssue::Corrupt) };
+    let Some(ether) = sliced.ether_payload() else {
+        return Err(DecodeIssue::Corrupt);
+    };
     let ethertype = ether.ether_type.0;
     if let Some(LinkSlice::Ethernet2(_)) = sliced.link {
     } else {
         return Err(DecodeIssue::Corrupt);
     }
     let mut truncated = ether.incomplete;
-    let base = Packet { src_mac, dst_mac, vlan, ethertype, net: Net::L2, payload: ether.payload, truncated };
+    let base = Packet {
+        src_mac,
+        dst_mac,
+        vlan,
+        ethertype,
+        net: Net::L2,
+        payload: ether.payload,
+        truncated,
+    };
     match &sliced.net {
         None => {
             if matches!(ethertype, 0x0800 | 0x86dd | ETHERTYPE_ARP) || sliced.stop_err.is_some() {
@@ -202,11 +212,19 @@ pub fn decode(data: &[u8]) -> Result<Packet<'_>, DecodeIssue> {
             let (src, dst, ip_payload) = match net {
                 LaxNetSlice::Ipv4(v4) => {
                     let h = v4.header();
-                    (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), v4.payload())
+                    (
+                        IpAddr::V4(h.source_addr()),
+                        IpAddr::V4(h.destination_addr()),
+                        v4.payload(),
+                    )
                 }
                 LaxNetSlice::Ipv6(v6) => {
                     let h = v6.header();
-                    (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), v6.payload())
+                    (
+                        IpAddr::V6(h.source_addr()),
+                        IpAddr::V6(h.destination_addr()),
+                        v6.payload(),
+                    )
                 }
                 LaxNetSlice::Arp(_) => return Ok(base),
             };
@@ -217,13 +235,21 @@ pub fn decode(data: &[u8]) -> Result<Packet<'_>, DecodeIssue> {
                     let b = t.header_slice();
                     let flags = b.get(13).copied().unwrap_or(0) & 0x1f;
                     (
-                        Transport::Tcp { sport: t.source_port(), dport: t.destination_port(), flags },
+                        Transport::Tcp {
+                            sport: t.source_port(),
+                            dport: t.destination_port(),
+                            flags,
+                        },
                         t.payload(),
                     )
                 }
-                Some(TransportSlice::Udp(u)) => {
-                    (Transport::Udp { sport: u.source_port(), dport: u.destination_port() }, u.payload())
-                }
+                Some(TransportSlice::Udp(u)) => (
+                    Transport::Udp {
+                        sport: u.source_port(),
+                        dport: u.destination_port(),
+                    },
+                    u.payload(),
+                ),
                 _ => {
                     if (proto == PROTO_TCP || proto == PROTO_UDP) && !ip_payload.fragmented {
                         // The TCP/UDP header itself is damaged or cut off.
@@ -232,7 +258,16 @@ pub fn decode(data: &[u8]) -> Result<Packet<'_>, DecodeIssue> {
                     (Transport::Other(proto), ip_payload.payload)
                 }
             };
-            Ok(Packet { net: Net::Ip { src, dst, transport }, payload, truncated, ..base })
+            Ok(Packet {
+                net: Net::Ip {
+                    src,
+                    dst,
+                    transport,
+                },
+                payload,
+                truncated,
+                ..base
+            })
         }
     }
 }

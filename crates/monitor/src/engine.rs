@@ -7,13 +7,15 @@
 //! messages).
 
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::alert::{Alert, AlertInfo, Cause, Ether, EventType, Violation, format_mac, format_timestamp};
+use crate::alert::{
+    Alert, AlertInfo, Cause, Ether, EventType, Violation, format_mac, format_timestamp,
+};
 use crate::capture::Frame;
 use crate::decode::{DecodeStats, Mac, Net, Packet, TCP_ACK, TCP_SYN, Transport, decode};
 use crate::error::{MonitorError, Result};
@@ -57,11 +59,29 @@ pub enum LinkKey {
 impl fmt::Display for LinkKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LinkKey::Ip { client, server, proto, port } => {
-                write!(f, "{client} -> {server} {}/{port}", proto_name(*proto).to_lowercase())
+            LinkKey::Ip {
+                client,
+                server,
+                proto,
+                port,
+            } => {
+                write!(
+                    f,
+                    "{client} -> {server} {}/{port}",
+                    proto_name(*proto).to_lowercase()
+                )
             }
-            LinkKey::L2 { src, dst, ethertype } => {
-                write!(f, "{} -> {} ethertype 0x{ethertype:04x}", format_mac(src), format_mac(dst))
+            LinkKey::L2 {
+                src,
+                dst,
+                ethertype,
+            } => {
+                write!(
+                    f,
+                    "{} -> {} ethertype 0x{ethertype:04x}",
+                    format_mac(src),
+                    format_mac(dst)
+                )
             }
         }
     }
@@ -199,13 +219,21 @@ pub struct Model {
 impl Model {
     /// Parses a model file.
     pub fn from_json(text: &str) -> Result<Self> {
-        let m: Model = serde_json::from_str(text)
-            .map_err(|e| MonitorError::InvalidConfig { what: "model", reason: e.to_string() })?;
+        let m: Model = serde_json::from_str(text).map_err(|e| MonitorError::InvalidConfig {
+            what: "model",
+            reason: e.to_string(),
+        })?;
         if m.format != MODEL_FORMAT {
-            return Err(MonitorError::InvalidConfig { what: "model", reason: format!("format `{}`", m.format) });
+            return Err(MonitorError::InvalidConfig {
+                what: "model",
+                reason: format!("format `{}`", m.format),
+            });
         }
         if m.version != MODEL_VERSION {
-            return Err(MonitorError::ModelVersion { found: m.version, expected: MODEL_VERSION });
+            return Err(MonitorError::ModelVersion {
+                found: m.version,
+                expected: MODEL_VERSION,
+            });
         }
         Ok(m)
     }
@@ -375,20 +403,41 @@ impl Monitor {
             let macs = a
                 .macs
                 .iter()
-                .map(|s| parse_mac(s).ok_or_else(|| MonitorError::InvalidConfig { what: "model", reason: format!("MAC `{s}`") }))
+                .map(|s| {
+                    parse_mac(s).ok_or_else(|| MonitorError::InvalidConfig {
+                        what: "model",
+                        reason: format!("MAC `{s}`"),
+                    })
+                })
                 .collect::<Result<Vec<Mac>>>()?;
             m.ips.insert(
                 a.ip,
-                Asset { macs, first_us: a.first_us, last_us: a.last_us, max_gap_us: a.max_gap_us, learned: true, gone: false },
+                Asset {
+                    macs,
+                    first_us: a.first_us,
+                    last_us: a.last_us,
+                    max_gap_us: a.max_gap_us,
+                    learned: true,
+                    gone: false,
+                },
             );
         }
         for r in &model.macs {
-            let mac = parse_mac(&r.mac)
-                .ok_or_else(|| MonitorError::InvalidConfig { what: "model", reason: format!("MAC `{}`", r.mac) })?;
-            m.macs.insert(mac, MacAsset { ips: r.ips.clone(), n_ips: r.n_ips });
+            let mac = parse_mac(&r.mac).ok_or_else(|| MonitorError::InvalidConfig {
+                what: "model",
+                reason: format!("MAC `{}`", r.mac),
+            })?;
+            m.macs.insert(
+                mac,
+                MacAsset {
+                    ips: r.ips.clone(),
+                    n_ips: r.n_ips,
+                },
+            );
         }
         for s in &model.services {
-            m.services.insert((s.server, s.proto, s.port), s.commands.clone());
+            m.services
+                .insert((s.server, s.proto, s.port), s.commands.clone());
         }
         for r in &model.links {
             let mut l = Link::new(r.key, model.end_us);
@@ -446,18 +495,28 @@ impl Monitor {
     fn build_services(&mut self) {
         let mut by_service: HashMap<(IpAddr, u8, u16), Vec<usize>> = HashMap::default();
         for (i, l) in self.links.iter().enumerate() {
-            if let LinkKey::Ip { server, proto, port, .. } = l.key {
+            if let LinkKey::Ip {
+                server,
+                proto,
+                port,
+                ..
+            } = l.key
+            {
                 by_service.entry((server, proto, port)).or_default().push(i);
             }
         }
         for (k, idx) in by_service {
-            let learners: Vec<&DirLearner> =
-                idx.iter().filter_map(|i| self.links[*i].learners[0].as_deref()).filter(|l| l.seen() > 0).collect();
+            let learners: Vec<&DirLearner> = idx
+                .iter()
+                .filter_map(|i| self.links[*i].learners[0].as_deref())
+                .filter(|l| l.seen() > 0)
+                .collect();
             if learners.is_empty() {
                 self.services.entry(k).or_insert(None);
                 continue;
             }
-            self.services.insert(k, Some(merge_learners(learners.into_iter())));
+            self.services
+                .insert(k, Some(merge_learners(learners.into_iter())));
         }
     }
 
@@ -467,14 +526,23 @@ impl Monitor {
         if pkt.payload.is_empty() || pkt.truncated {
             return;
         }
-        let Some((key, dir)) = self.link_key(&pkt) else { return };
-        let Some(&i) = self.index.get(&key) else { return };
+        let Some((key, dir)) = self.link_key(&pkt) else {
+            return;
+        };
+        let Some(&i) = self.index.get(&key) else {
+            return;
+        };
         let l = &mut self.links[i as usize];
         if let Some(m) = &mut l.models[dir] {
             m.absorb(pkt.payload);
         }
         if dir == 0
-            && let LinkKey::Ip { server, proto, port, .. } = key
+            && let LinkKey::Ip {
+                server,
+                proto,
+                port,
+                ..
+            } = key
             && let Some(Some(m)) = self.services.get_mut(&(server, proto, port))
         {
             m.absorb(pkt.payload);
@@ -498,7 +566,11 @@ impl Monitor {
         let mut macs: Vec<MacRecord> = self
             .macs
             .iter()
-            .map(|(m, a)| MacRecord { mac: format_mac(m), ips: a.ips.clone(), n_ips: a.n_ips })
+            .map(|(m, a)| MacRecord {
+                mac: format_mac(m),
+                ips: a.ips.clone(),
+                n_ips: a.n_ips,
+            })
             .collect();
         macs.sort_by(|a, b| a.mac.cmp(&b.mac));
         let links = self
@@ -517,7 +589,12 @@ impl Monitor {
         let mut services: Vec<ServiceRecord> = self
             .services
             .iter()
-            .map(|((server, proto, port), m)| ServiceRecord { server: *server, proto: *proto, port: *port, commands: m.clone() })
+            .map(|((server, proto, port), m)| ServiceRecord {
+                server: *server,
+                proto: *proto,
+                port: *port,
+                commands: m.clone(),
+            })
             .collect();
         services.sort_by_key(|s| (s.server, s.proto, s.port));
         Model {
@@ -537,7 +614,11 @@ impl Monitor {
         let mut s = self.summary.clone();
         s.assets = self.ips.len();
         s.links = self.links.len();
-        s.protected_links = self.links.iter().filter(|l| l.mode == Mode::Protecting).count();
+        s.protected_links = self
+            .links
+            .iter()
+            .filter(|l| l.mode == Mode::Protecting)
+            .count();
         s
     }
 
@@ -545,10 +626,25 @@ impl Monitor {
     fn link_key(&self, pkt: &Packet<'_>) -> Option<(LinkKey, usize)> {
         match pkt.net {
             Net::Arp { .. } => None,
-            Net::L2 => Some((LinkKey::L2 { src: pkt.src_mac, dst: pkt.dst_mac, ethertype: pkt.ethertype }, 0)),
-            Net::Ip { src, dst, transport } => {
+            Net::L2 => Some((
+                LinkKey::L2 {
+                    src: pkt.src_mac,
+                    dst: pkt.dst_mac,
+                    ethertype: pkt.ethertype,
+                },
+                0,
+            )),
+            Net::Ip {
+                src,
+                dst,
+                transport,
+            } => {
                 let (proto, sport, dport, flags) = match transport {
-                    Transport::Tcp { sport, dport, flags } => (6u8, sport, dport, Some(flags)),
+                    Transport::Tcp {
+                        sport,
+                        dport,
+                        flags,
+                    } => (6u8, sport, dport, Some(flags)),
                     Transport::Udp { sport, dport } => (17u8, sport, dport, None),
                     Transport::Other(p) => (p, 0, 0, None),
                 };
@@ -564,9 +660,25 @@ impl Monitor {
                     dport < sport
                 };
                 Some(if to_dst {
-                    (LinkKey::Ip { client: src, server: dst, proto, port: dport }, 0)
+                    (
+                        LinkKey::Ip {
+                            client: src,
+                            server: dst,
+                            proto,
+                            port: dport,
+                        },
+                        0,
+                    )
                 } else {
-                    (LinkKey::Ip { client: dst, server: src, proto, port: sport }, 1)
+                    (
+                        LinkKey::Ip {
+                            client: dst,
+                            server: src,
+                            proto,
+                            port: sport,
+                        },
+                        1,
+                    )
                 })
             }
         }
@@ -629,14 +741,22 @@ impl Monitor {
     fn inventory(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>) {
         let ts = frame.ts_us;
         let (ip, mac) = match pkt.net {
-            Net::Arp { sender_mac, sender_ip, .. } => (Some(IpAddr::V4(sender_ip)), sender_mac),
+            Net::Arp {
+                sender_mac,
+                sender_ip,
+                ..
+            } => (Some(IpAddr::V4(sender_ip)), sender_mac),
             Net::Ip { src, .. } => (Some(src), pkt.src_mac),
             Net::L2 => (None, pkt.src_mac),
         };
         if mac[0] & 1 != 0 || mac == [0; 6] {
             return;
         }
-        let ip = ip.filter(|ip| !ip.is_unspecified() && !ip.is_multicast() && ip != &IpAddr::V4(std::net::Ipv4Addr::BROADCAST));
+        let ip = ip.filter(|ip| {
+            !ip.is_unspecified()
+                && !ip.is_multicast()
+                && ip != &IpAddr::V4(std::net::Ipv4Addr::BROADCAST)
+        });
         let mac_known = self.macs.contains_key(&mac);
         let protect = self.inventory_protect;
         let mut raised = false;
@@ -661,9 +781,24 @@ impl Monitor {
                                 "IP {ip} now sent from MAC {} (learned MAC {}){}",
                                 format_mac(&mac),
                                 format_mac(&old),
-                                if matches!(pkt.net, Net::Arp { .. }) { ": ARP claim, possible ARP spoofing" } else { "" }
+                                if matches!(pkt.net, Net::Arp { .. }) {
+                                    ": ARP claim, possible ARP spoofing"
+                                } else {
+                                    ""
+                                }
                             );
-                            self.emit(EventType::ConfigChange, frame, pkt, None, 0.95, causes, vec![], detail, vec![], hash_of(&(1u8, ip, mac)));
+                            self.emit(
+                                EventType::ConfigChange,
+                                frame,
+                                pkt,
+                                None,
+                                0.95,
+                                causes,
+                                vec![],
+                                detail,
+                                vec![],
+                                hash_of(&(1u8, ip, mac)),
+                            );
                             raised = true;
                         } else if !protect && a.macs.len() < 8 {
                             a.macs.push(mac);
@@ -671,7 +806,17 @@ impl Monitor {
                     }
                 }
                 None => {
-                    self.ips.insert(ip, Asset { macs: vec![mac], first_us: ts, last_us: ts, max_gap_us: 0, learned: !protect, gone: false });
+                    self.ips.insert(
+                        ip,
+                        Asset {
+                            macs: vec![mac],
+                            first_us: ts,
+                            last_us: ts,
+                            max_gap_us: 0,
+                            learned: !protect,
+                            gone: false,
+                        },
+                    );
                     if protect {
                         let mut causes = vec![Cause::NewDevice];
                         let mut detail = format!("new device {ip} (MAC {})", format_mac(&mac));
@@ -679,9 +824,23 @@ impl Monitor {
                             && m.n_ips == 1
                         {
                             causes.push(Cause::AddressChange);
-                            detail.push_str(&format!("; this MAC was {}", m.ips.first().map(|i| i.to_string()).unwrap_or_default()));
+                            detail.push_str(&format!(
+                                "; this MAC was {}",
+                                m.ips.first().map(|i| i.to_string()).unwrap_or_default()
+                            ));
                         }
-                        self.emit(EventType::ConfigChange, frame, pkt, None, 0.9, causes, vec![], detail, vec![], hash_of(&(2u8, ip)));
+                        self.emit(
+                            EventType::ConfigChange,
+                            frame,
+                            pkt,
+                            None,
+                            0.9,
+                            causes,
+                            vec![],
+                            detail,
+                            vec![],
+                            hash_of(&(2u8, ip)),
+                        );
                         raised = true;
                     }
                 }
@@ -698,7 +857,18 @@ impl Monitor {
         }
         if !mac_known && protect && !raised {
             let detail = format!("new device with MAC {}", format_mac(&mac));
-            self.emit(EventType::ConfigChange, frame, pkt, None, 0.9, vec![Cause::NewDevice], vec![], detail, vec![], hash_of(&(3u8, mac)));
+            self.emit(
+                EventType::ConfigChange,
+                frame,
+                pkt,
+                None,
+                0.9,
+                vec![Cause::NewDevice],
+                vec![],
+                detail,
+                vec![],
+                hash_of(&(3u8, mac)),
+            );
         }
     }
 
@@ -717,8 +887,23 @@ impl Monitor {
         }
         for (i, gap, max_gap) in silent {
             let key = self.links[i].key;
-            let detail = format!("link {key} silent for {:.1} s (longest learned gap {:.1} s)", gap as f64 * 1e-6, max_gap as f64 * 1e-6);
-            self.emit(EventType::Anomaly, frame, pkt, Some(key), 0.7, vec![Cause::Timing], vec![], detail, vec![], hash_of(&(4u8, i)));
+            let detail = format!(
+                "link {key} silent for {:.1} s (longest learned gap {:.1} s)",
+                gap as f64 * 1e-6,
+                max_gap as f64 * 1e-6
+            );
+            self.emit(
+                EventType::Anomaly,
+                frame,
+                pkt,
+                Some(key),
+                0.7,
+                vec![Cause::Timing],
+                vec![],
+                detail,
+                vec![],
+                hash_of(&(4u8, i)),
+            );
         }
         if !self.inventory_protect {
             return;
@@ -731,12 +916,31 @@ impl Monitor {
             let limit = (3 * a.max_gap_us).max(GONE_MIN_US);
             if now - a.last_us > limit {
                 a.gone = true;
-                gone.push((*ip, now - a.last_us, a.macs.first().copied().unwrap_or_default()));
+                gone.push((
+                    *ip,
+                    now - a.last_us,
+                    a.macs.first().copied().unwrap_or_default(),
+                ));
             }
         }
         for (ip, gap, mac) in gone {
-            let detail = format!("device {ip} (MAC {}) silent for {:.0} s: gone?", format_mac(&mac), gap as f64 * 1e-6);
-            self.emit(EventType::ConfigChange, frame, pkt, None, 0.6, vec![Cause::DeviceGone], vec![], detail, vec![], hash_of(&(5u8, ip)));
+            let detail = format!(
+                "device {ip} (MAC {}) silent for {:.0} s: gone?",
+                format_mac(&mac),
+                gap as f64 * 1e-6
+            );
+            self.emit(
+                EventType::ConfigChange,
+                frame,
+                pkt,
+                None,
+                0.6,
+                vec![Cause::DeviceGone],
+                vec![],
+                detail,
+                vec![],
+                hash_of(&(5u8, ip)),
+            );
         }
     }
 
@@ -751,14 +955,23 @@ impl Monitor {
                 if self.inventory_protect {
                     self.new_link_alert(frame, pkt, key);
                 }
-                if let LinkKey::Ip { server, proto, port, .. } = key {
+                if let LinkKey::Ip {
+                    server,
+                    proto,
+                    port,
+                    ..
+                } = key
+                {
                     self.services.entry((server, proto, port)).or_insert(None);
                 }
                 i
             }
         };
         let auto = self.opts.auto_protect;
-        let (min_msgs, stable) = (self.opts.auto_protect_messages, self.opts.auto_protect_stable);
+        let (min_msgs, stable) = (
+            self.opts.auto_protect_messages,
+            self.opts.auto_protect_stable,
+        );
         let l = &mut self.links[idx];
         if l.packets > 0 {
             let gap = ts - l.last_us;
@@ -791,12 +1004,27 @@ impl Monitor {
             }
         }
         for f in timing_findings.into_iter().flatten() {
-            let cause = if feature_is_timing(f.feature) { Cause::Timing } else { Cause::Volume };
+            let cause = if feature_is_timing(f.feature) {
+                Cause::Timing
+            } else {
+                Cause::Volume
+            };
             let detail = format!(
                 "{} {:.3} outside learned {:.3}..{:.3} (median {:.3})",
                 FEATURE_NAMES[f.feature], f.value, f.band.min, f.band.max, f.band.median
             );
-            self.emit(EventType::Anomaly, frame, pkt, Some(key), f.score, vec![cause], vec![], detail, vec![], hash_of(&(6u8, idx, f.feature)));
+            self.emit(
+                EventType::Anomaly,
+                frame,
+                pkt,
+                Some(key),
+                f.score,
+                vec![cause],
+                vec![],
+                detail,
+                vec![],
+                hash_of(&(6u8, idx, f.feature)),
+            );
         }
         let zone = self.command_zone(key);
         let l = &mut self.links[idx];
@@ -814,26 +1042,48 @@ impl Monitor {
                         self.check_service_commands(frame, pkt, key);
                     }
                 }
-                Mode::Protecting => match l.models[dir].as_ref().map(|m| m.check(pkt.payload, zone.0)) {
-                    Some(Some(f)) => self.message_alert(frame, pkt, key, dir, f, zone.1),
-                    Some(None) => {}
-                    None => {
-                        // A direction that never carried payload during learning.
-                        let detail = format!(
-                            "{key}: payload of {} bytes in a direction that never carried payload",
-                            pkt.payload.len()
-                        );
-                        let dk = hash_of(&(7u8, idx, dir));
-                        self.emit(EventType::Anomaly, frame, pkt, Some(key), 0.8, vec![Cause::NotStandardCommand], vec![], detail, vec![], dk);
+                Mode::Protecting => {
+                    match l.models[dir].as_ref().map(|m| m.check(pkt.payload, zone.0)) {
+                        Some(Some(f)) => self.message_alert(frame, pkt, key, dir, f, zone.1),
+                        Some(None) => {}
+                        None => {
+                            // A direction that never carried payload during learning.
+                            let detail = format!(
+                                "{key}: payload of {} bytes in a direction that never carried payload",
+                                pkt.payload.len()
+                            );
+                            let dk = hash_of(&(7u8, idx, dir));
+                            self.emit(
+                                EventType::Anomaly,
+                                frame,
+                                pkt,
+                                Some(key),
+                                0.8,
+                                vec![Cause::NotStandardCommand],
+                                vec![],
+                                detail,
+                                vec![],
+                                dk,
+                            );
+                        }
                     }
-                },
+                }
             }
         }
         // Work plan.
         if dir == 0
             && !pkt.payload.is_empty()
-            && let (Some(plan), LinkKey::Ip { server, port, proto, .. }) = (&self.plan, key)
-            && let PlanVerdict::Violation { offsets, detail } = plan.check(server, port, pkt.payload, ts)
+            && let (
+                Some(plan),
+                LinkKey::Ip {
+                    server,
+                    port,
+                    proto,
+                    ..
+                },
+            ) = (&self.plan, key)
+            && let PlanVerdict::Violation { offsets, detail } =
+                plan.check(server, port, pkt.payload, ts)
         {
             let violations = offsets
                 .iter()
@@ -841,10 +1091,24 @@ impl Monitor {
                     offset: *o,
                     name: offset_name(proto, port, true, *o).map(str::to_string),
                     expected: "per work plan".into(),
-                    seen: pkt.payload.get(*o as usize).map_or("absent".into(), |b| format!("0x{b:02x}")),
+                    seen: pkt
+                        .payload
+                        .get(*o as usize)
+                        .map_or("absent".into(), |b| format!("0x{b:02x}")),
                 })
                 .collect();
-            self.emit(EventType::Anomaly, frame, pkt, Some(key), 0.9, vec![Cause::NotInWorkPlan], offsets, detail, violations, hash_of(&(8u8, idx)));
+            self.emit(
+                EventType::Anomaly,
+                frame,
+                pkt,
+                Some(key),
+                0.9,
+                vec![Cause::NotInWorkPlan],
+                offsets,
+                detail,
+                violations,
+                hash_of(&(8u8, idx)),
+            );
         }
     }
 
@@ -859,8 +1123,18 @@ impl Monitor {
     }
 
     fn check_service_commands(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, key: LinkKey) {
-        let LinkKey::Ip { server, proto, port, .. } = key else { return };
-        let Some(Some(m)) = self.services.get(&(server, proto, port)) else { return };
+        let LinkKey::Ip {
+            server,
+            proto,
+            port,
+            ..
+        } = key
+        else {
+            return;
+        };
+        let Some(Some(m)) = self.services.get(&(server, proto, port)) else {
+            return;
+        };
         let zone = self.command_zone(key);
         if let Some(f) = m.check(pkt.payload, zone.0)
             && (f.new_command || zone.1.is_some())
@@ -879,17 +1153,25 @@ impl Monitor {
         command_offsets: Option<Vec<u32>>,
     ) {
         let (proto, port, server) = match key {
-            LinkKey::Ip { proto, port, server, .. } => (proto, port, Some(server)),
+            LinkKey::Ip {
+                proto,
+                port,
+                server,
+                ..
+            } => (proto, port, Some(server)),
             LinkKey::L2 { .. } => (0, 0, None),
         };
         if let Some(co) = &command_offsets {
             for v in &mut f.violations {
                 v.command = co.contains(&v.offset);
             }
-            f.new_command = f.violations.iter().any(|v| v.command) || (!f.known_type && f.new_command);
+            f.new_command =
+                f.violations.iter().any(|v| v.command) || (!f.known_type && f.new_command);
         }
         let standard = match (&self.std_cmds, server) {
-            (Some(s), Some(server)) if dir == 0 => s.is_standard(server, port, pkt.payload).map(str::to_string),
+            (Some(s), Some(server)) if dir == 0 => {
+                s.is_standard(server, port, pkt.payload).map(str::to_string)
+            }
             _ => None,
         };
         if let Some(name) = &standard {
@@ -901,15 +1183,24 @@ impl Monitor {
             }
             f.summary = format!("standard command '{name}' with {}", f.summary);
         }
-        let cause = if f.new_command { Cause::NotStandardCommand } else { Cause::UnusualValue };
+        let cause = if f.new_command {
+            Cause::NotStandardCommand
+        } else {
+            Cause::UnusualValue
+        };
         let offsets: Vec<u32> = f.violations.iter().map(|v| v.offset).collect();
         let parts: Vec<String> = f
             .violations
             .iter()
             .take(8)
             .map(|v| {
-                let name = offset_name(proto, port, dir == 0, v.offset).map(|n| format!(" ({n})")).unwrap_or_default();
-                format!("offset {}{name}: expected {}, seen {}", v.offset, v.expected, v.seen)
+                let name = offset_name(proto, port, dir == 0, v.offset)
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
+                format!(
+                    "offset {}{name}: expected {}, seen {}",
+                    v.offset, v.expected, v.seen
+                )
             })
             .collect();
         let dirname = if dir == 0 { "to server" } else { "to client" };
@@ -928,10 +1219,26 @@ impl Monitor {
                 seen: v.seen.clone(),
             })
             .collect();
-        let score = if cause == Cause::NotStandardCommand { 0.85 } else { 0.7 };
+        let score = if cause == Cause::NotStandardCommand {
+            0.85
+        } else {
+            0.7
+        };
         let idx = self.index.get(&key).copied().unwrap_or(u32::MAX);
-        let dk = hash_of(&(9u8, idx, dir, cause, &offsets));
-        self.emit(EventType::Anomaly, frame, pkt, Some(key), score, vec![cause], offsets, detail, violations, dk);
+        let seen: Vec<&str> = f.violations.iter().map(|v| v.seen.as_str()).collect();
+        let dk = hash_of(&(9u8, idx, dir, cause, &offsets, seen));
+        self.emit(
+            EventType::Anomaly,
+            frame,
+            pkt,
+            Some(key),
+            score,
+            vec![cause],
+            offsets,
+            detail,
+            violations,
+            dk,
+        );
     }
 
     fn new_link_alert(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, key: LinkKey) {
@@ -952,12 +1259,31 @@ impl Monitor {
             }
         }
         let mut detail = format!("new link {key}");
-        if let LinkKey::Ip { server, proto, port, .. } = key
+        if let LinkKey::Ip {
+            server,
+            proto,
+            port,
+            ..
+        } = key
             && !self.services.contains_key(&(server, proto, port))
         {
-            detail.push_str(&format!("; new service {server} {}/{port}", proto_name(proto).to_lowercase()));
+            detail.push_str(&format!(
+                "; new service {server} {}/{port}",
+                proto_name(proto).to_lowercase()
+            ));
         }
-        self.emit(EventType::ConfigChange, frame, pkt, Some(key), 0.75, vec![Cause::NewLink], vec![], detail, vec![], hash_of(&(10u8, key)));
+        self.emit(
+            EventType::ConfigChange,
+            frame,
+            pkt,
+            Some(key),
+            0.75,
+            vec![Cause::NewLink],
+            vec![],
+            detail,
+            vec![],
+            hash_of(&(10u8, key)),
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -990,13 +1316,25 @@ impl Monitor {
         self.note_score(ts, score);
         self.summary.alerts += 1;
         for c in &causes {
-            *self.summary.by_cause.entry(c.as_str().to_string()).or_default() += 1;
+            *self
+                .summary
+                .by_cause
+                .entry(c.as_str().to_string())
+                .or_default() += 1;
         }
         let (src_ip, dest_ip, src_port, dest_port, proto) = match pkt.net {
-            Net::Ip { src, dst, transport } => {
+            Net::Ip {
+                src,
+                dst,
+                transport,
+            } => {
                 let (sp, dp, pr) = match transport {
-                    Transport::Tcp { sport, dport, .. } => (Some(sport), Some(dport), "TCP".to_string()),
-                    Transport::Udp { sport, dport } => (Some(sport), Some(dport), "UDP".to_string()),
+                    Transport::Tcp { sport, dport, .. } => {
+                        (Some(sport), Some(dport), "TCP".to_string())
+                    }
+                    Transport::Udp { sport, dport } => {
+                        (Some(sport), Some(dport), "UDP".to_string())
+                    }
                     Transport::Other(p) => (None, None, proto_name(p)),
                 };
                 (Some(src.to_string()), Some(dst.to_string()), sp, dp, pr)
@@ -1053,7 +1391,5 @@ fn ready(l: &Link, min_msgs: u64, stable: u64) -> bool {
 }
 
 fn hash_of<T: Hash>(t: &T) -> u64 {
-    let mut h = foldhash::fast::FixedState::with_seed(7).build_hasher();
-    t.hash(&mut h);
-    h.finish()
+    foldhash::fast::FixedState::with_seed(7).hash_one(t)
 }

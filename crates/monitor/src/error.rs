@@ -19,7 +19,9 @@ pub enum MonitorError {
     #[error("not a pcap or pcapng capture ({0}); check the file with `file` or `capinfos`")]
     CaptureFormat(String),
     /// The capture's link type is not Ethernet, the only one the monitor decodes.
-    #[error("capture link type {0} is not supported: record on an Ethernet interface (link type 1)")]
+    #[error(
+        "capture link type {0} is not supported: record on an Ethernet interface (link type 1)"
+    )]
     UnsupportedLinkType(i32),
     /// A model, work plan or standard-commands file is not valid JSON of the documented shape.
     #[error("invalid {what}: {reason}")]
@@ -30,7 +32,9 @@ pub enum MonitorError {
         reason: String,
     },
     /// A model file was written by an incompatible version of the monitor.
-    #[error("model format version {found} is not supported (expected {expected}); re-run `shinrai monitor learn`")]
+    #[error(
+        "model format version {found} is not supported (expected {expected}); re-run `shinrai monitor learn`"
+    )]
     ModelVersion {
         /// Version found in the file.
         found: u32,

@@ -12,12 +12,16 @@ pub mod capture;
 pub mod decode;
 pub mod engine;
 pub mod error;
+pub mod kitsune;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod msgmodel;
 pub mod mss;
 #[cfg(feature = "nats")]
 pub mod nats;
 pub mod plan;
 pub mod run;
+pub mod synth;
 pub mod timing;
 
 pub use alert::{Alert, AlertInfo, Cause, EventType};

@@ -104,8 +104,10 @@ impl OffsetProfile {
             OffsetKind::Absent => "absent".into(),
             OffsetKind::Constant => format!("0x{:02x}", self.min),
             OffsetKind::Set => {
-                let vals: Vec<String> =
-                    (0..=255u8).filter(|v| self.contains(*v)).map(|v| format!("0x{v:02x}")).collect();
+                let vals: Vec<String> = (0..=255u8)
+                    .filter(|v| self.contains(*v))
+                    .map(|v| format!("0x{v:02x}"))
+                    .collect();
                 format!("{{{}}}", vals.join(","))
             }
             OffsetKind::Range => format!("0x{:02x}..=0x{:02x}", self.min, self.max),
@@ -203,12 +205,21 @@ impl DirModel {
         for (i, o) in self.disc.iter().enumerate().take(2) {
             d[i] = p.get(*o as usize).map_or(256, |b| u16::from(*b));
         }
-        (if self.exact_len { Some(p.len() as u32) } else { None }, d)
+        (
+            if self.exact_len {
+                Some(p.len() as u32)
+            } else {
+                None
+            },
+            d,
+        )
     }
 
     fn find(&self, p: &[u8]) -> Option<&MsgType> {
         let (len, d) = self.key_of(p);
-        self.types.iter().find(|t| t.len == len && t.disc.iter().zip(d.iter()).all(|(a, b)| a == b))
+        self.types
+            .iter()
+            .find(|t| t.len == len && t.disc.iter().zip(d.iter()).all(|(a, b)| a == b))
     }
 
     /// Checks one payload. `None` means normal. `command_zone`: offsets below it with a fixed
@@ -220,7 +231,8 @@ impl DirModel {
             for (i, o) in self.disc.iter().enumerate() {
                 let seen = p.get(*o as usize).map_or(256, |b| u16::from(*b));
                 if !self.types.iter().any(|t| t.disc.get(i) == Some(&seen)) {
-                    let expected = describe_u16(self.types.iter().filter_map(|t| t.disc.get(i).copied()));
+                    let expected =
+                        describe_u16(self.types.iter().filter_map(|t| t.disc.get(i).copied()));
                     violations.push(OffsetViolation {
                         offset: u32::from(*o),
                         expected,
@@ -244,7 +256,11 @@ impl DirModel {
             }
             let lens = describe_lengths(self.types.iter().map(|t| (t.min_len, t.max_len)));
             let same_cmd = self.types.iter().any(|t| {
-                t.disc.iter().zip(self.key_of(p).1.iter()).all(|(a, b)| a == b) && !t.disc.is_empty()
+                t.disc
+                    .iter()
+                    .zip(self.key_of(p).1.iter())
+                    .all(|(a, b)| a == b)
+                    && !t.disc.is_empty()
             });
             if violations.is_empty() && same_cmd {
                 // A known command with an unusual length: a value (quantity, size), not a command.
@@ -262,7 +278,10 @@ impl DirModel {
                     known_type: false,
                     new_command: false,
                     violations,
-                    summary: format!("known command with unusual payload length {} (learned {lens})", p.len()),
+                    summary: format!(
+                        "known command with unusual payload length {} (learned {lens})",
+                        p.len()
+                    ),
                 });
             }
             return Some(Finding {
@@ -273,9 +292,7 @@ impl DirModel {
             });
         };
         let n = p.len().min(t.offsets.len());
-        for o in 0..n {
-            let prof = &t.offsets[o];
-            let v = p[o];
+        for (o, (prof, &v)) in t.offsets.iter().zip(p.iter()).enumerate().take(n) {
             if prof.accepts(v) || self.counters.contains(&(o as u16)) {
                 continue;
             }
@@ -284,7 +301,8 @@ impl DirModel {
                 offset: o as u32,
                 expected: prof.describe(),
                 seen: format!("0x{v:02x}"),
-                command: fixed && o < command_zone && !self.is_length_offset(o) || self.disc.contains(&(o as u16)),
+                command: fixed && o < command_zone && !self.is_length_offset(o)
+                    || self.disc.contains(&(o as u16)),
             });
         }
         for lf in &self.length_fields {
@@ -296,7 +314,10 @@ impl DirModel {
                     if !violations.iter().any(|x| x.offset == o) {
                         violations.push(OffsetViolation {
                             offset: o,
-                            expected: format!("length field = {}", p.len() as i64 + i64::from(lf.adjust)),
+                            expected: format!(
+                                "length field = {}",
+                                p.len() as i64 + i64::from(lf.adjust)
+                            ),
                             seen: format!("{v}"),
                             command: false,
                         });
@@ -309,7 +330,12 @@ impl DirModel {
         }
         violations.sort_by_key(|v| v.offset);
         let new_command = violations.iter().any(|v| v.command);
-        Some(Finding { known_type: true, new_command, violations, summary: "value outside the learned profile".into() })
+        Some(Finding {
+            known_type: true,
+            new_command,
+            violations,
+            summary: "value outside the learned profile".into(),
+        })
     }
 
     /// Adds a message to the profiles after the types were chosen (second learning pass over a
@@ -321,7 +347,14 @@ impl DirModel {
             Some(i) => i,
             None => {
                 let l = p.len() as u32;
-                self.types.push(MsgType { len, disc: dv, min_len: l, max_len: l, count: 0, offsets: Vec::new() });
+                self.types.push(MsgType {
+                    len,
+                    disc: dv,
+                    min_len: l,
+                    max_len: l,
+                    count: 0,
+                    offsets: Vec::new(),
+                });
                 self.types.len() - 1
             }
         };
@@ -342,11 +375,16 @@ impl DirModel {
                 self.header[o].add(*b);
             }
         }
-        self.length_fields.retain(|lf| lf.read(p).is_none_or(|v| v == p.len() as i64 + i64::from(lf.adjust)));
+        self.length_fields.retain(|lf| {
+            lf.read(p)
+                .is_none_or(|v| v == p.len() as i64 + i64::from(lf.adjust))
+        });
     }
 
     fn is_length_offset(&self, o: usize) -> bool {
-        self.length_fields.iter().any(|l| o >= l.offset as usize && o < l.offset as usize + l.width as usize)
+        self.length_fields
+            .iter()
+            .any(|l| o >= l.offset as usize && o < l.offset as usize + l.width as usize)
     }
 }
 
@@ -358,7 +396,16 @@ fn describe_u16(vals: impl Iterator<Item = u16>) -> String {
     let mut v: Vec<u16> = vals.collect();
     v.sort_unstable();
     v.dedup();
-    let s: Vec<String> = v.iter().map(|x| if *x > 255 { "absent".into() } else { format!("0x{x:02x}") }).collect();
+    let s: Vec<String> = v
+        .iter()
+        .map(|x| {
+            if *x > 255 {
+                "absent".into()
+            } else {
+                format!("0x{x:02x}")
+            }
+        })
+        .collect();
     format!("{{{}}}", s.join(","))
 }
 
@@ -366,8 +413,17 @@ fn describe_lengths(r: impl Iterator<Item = (u32, u32)>) -> String {
     let mut v: Vec<(u32, u32)> = r.collect();
     v.sort_unstable();
     v.dedup();
-    let s: Vec<String> =
-        v.iter().take(12).map(|(a, b)| if a == b { a.to_string() } else { format!("{a}..{b}") }).collect();
+    let s: Vec<String> = v
+        .iter()
+        .take(12)
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}..{b}")
+            }
+        })
+        .collect();
     let more = if v.len() > 12 { ",..." } else { "" };
     format!("{{{}{more}}}", s.join(","))
 }
@@ -398,7 +454,10 @@ impl DirLearner {
             self.samples.push((p.len() as u32, keep));
         } else {
             // Reservoir sampling with a small xorshift generator (deterministic).
-            self.rng = self.rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            self.rng = self
+                .rng
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             let j = (self.rng >> 33) % self.seen;
             if (j as usize) < SAMPLE_CAP {
                 self.samples[j as usize] = (p.len() as u32, keep);
@@ -408,10 +467,10 @@ impl DirLearner {
         let h = p.len().min(HEADER_BYTES);
         if self.prev_len > 0 {
             self.pairs += 1;
-            for o in 0..h.min(self.prev_len) {
-                let d = p[o].wrapping_sub(self.prev[o]);
-                if (1..=3).contains(&d) {
-                    self.inc[o] += 1;
+            let m = h.min(self.prev_len);
+            for ((cur, prev), inc) in p[..m].iter().zip(&self.prev[..m]).zip(&mut self.inc[..m]) {
+                if (1..=3).contains(&cur.wrapping_sub(*prev)) {
+                    *inc += 1;
                 }
             }
         }
@@ -440,7 +499,11 @@ impl DirLearner {
         if !(-64..=64).contains(&adj) {
             return;
         }
-        if let Some(e) = self.len_hits.iter_mut().find(|e| e.0 == o && e.1 == w && e.2 == adj) {
+        if let Some(e) = self
+            .len_hits
+            .iter_mut()
+            .find(|e| e.0 == o && e.1 == w && e.2 == adj)
+        {
             e.3 += 1;
         } else if self.len_hits.len() < 512 {
             self.len_hits.push((o, w, adj, 1));
@@ -506,13 +569,19 @@ impl DirLearner {
                 .len_hits
                 .iter()
                 .filter(|e| e.3 == self.len_pairs)
-                .map(|e| LengthField { offset: e.0, width: e.1, adjust: e.2 })
+                .map(|e| LengthField {
+                    offset: e.0,
+                    width: e.1,
+                    adjust: e.2,
+                })
                 .collect();
             // Prefer the 2-byte form when the low byte alone also matches.
             let snapshot = fields.clone();
             fields.retain(|f| {
                 !(f.width == 1
-                    && snapshot.iter().any(|g| g.width == 2 && g.offset + 1 == f.offset && g.adjust == f.adjust))
+                    && snapshot
+                        .iter()
+                        .any(|g| g.width == 2 && g.offset + 1 == f.offset && g.adjust == f.adjust))
             });
             m.length_fields = fields;
         }
@@ -545,13 +614,25 @@ fn group_cost(groups: &foldhash::HashMap<Vec<u16>, (u32, Vec<[u64; 4]>)>) -> f64
     groups
         .values()
         .map(|(n, offs)| {
-            let c: u32 = offs.iter().map(|b| b.iter().map(|w| w.count_ones()).sum::<u32>().min(SET_MAX + 1)).sum();
+            let c: u32 = offs
+                .iter()
+                .map(|b| {
+                    b.iter()
+                        .map(|w| w.count_ones())
+                        .sum::<u32>()
+                        .min(SET_MAX + 1)
+                })
+                .sum();
             f64::from(c) * f64::from(*n) / f64::from(total.max(1))
         })
         .sum()
 }
 
-fn build_from_samples<'a>(samples: impl Iterator<Item = (u32, &'a [u8])>, counters: &[u16], seen: u64) -> DirModel {
+fn build_from_samples<'a>(
+    samples: impl Iterator<Item = (u32, &'a [u8])>,
+    counters: &[u16],
+    seen: u64,
+) -> DirModel {
     let samples: Vec<(u32, &[u8])> = samples.collect();
     let mut lens: Vec<u32> = samples.iter().map(|s| s.0).collect();
     lens.sort_unstable();
@@ -565,7 +646,9 @@ fn build_from_samples<'a>(samples: impl Iterator<Item = (u32, &'a [u8])>, counte
         for s in samples.iter().take(1024) {
             let mut k = vec![base_key(s)];
             k.extend(disc.iter().map(|o| at(s, *o)));
-            let e = g.entry(k).or_insert_with(|| (0, vec![[0u64; 4]; COST_OFFSETS]));
+            let e = g
+                .entry(k)
+                .or_insert_with(|| (0, vec![[0u64; 4]; COST_OFFSETS]));
             e.0 += 1;
             let e = &mut e.1;
             for (o, b) in s.1.iter().enumerate().take(COST_OFFSETS) {
@@ -632,7 +715,14 @@ fn build_from_samples<'a>(samples: impl Iterator<Item = (u32, &'a [u8])>, counte
         let idx = match types.iter().position(|t| t.len == len && t.disc == dv) {
             Some(i) => i,
             None => {
-                types.push(MsgType { len, disc: dv, min_len: s.0, max_len: s.0, count: 0, offsets: Vec::new() });
+                types.push(MsgType {
+                    len,
+                    disc: dv,
+                    min_len: s.0,
+                    max_len: s.0,
+                    count: 0,
+                    offsets: Vec::new(),
+                });
                 types.len() - 1
             }
         };
@@ -651,7 +741,15 @@ fn build_from_samples<'a>(samples: impl Iterator<Item = (u32, &'a [u8])>, counte
         }
     }
     types.sort_by(|a, b| (a.len, &a.disc).cmp(&(b.len, &b.disc)));
-    DirModel { exact_len, disc, counters: counters.to_vec(), length_fields: Vec::new(), types, header, messages: seen }
+    DirModel {
+        exact_len,
+        disc,
+        counters: counters.to_vec(),
+        length_fields: Vec::new(),
+        types,
+        header,
+        messages: seen,
+    }
 }
 
 /// Builds one model from the samples of several learners (e.g. every link to one service).
@@ -698,7 +796,11 @@ mod tests {
     #[test]
     fn learns_counter_and_function_code_discriminator() {
         let m = learned();
-        assert!(m.counters.contains(&1) && m.counters.contains(&0), "{:?}", m.counters);
+        assert!(
+            m.counters.contains(&1) && m.counters.contains(&0),
+            "{:?}",
+            m.counters
+        );
         assert_eq!(m.disc, vec![7]);
         assert_eq!(m.types.len(), 2);
         assert!(m.check(&modbus_read(9999, 1, 100), 8).is_none());
@@ -712,7 +814,10 @@ mod tests {
         p[7] = 0x2b;
         let f = m.check(&p, 8).expect("anomaly");
         assert!(!f.known_type);
-        assert_eq!(f.violations.iter().map(|v| v.offset).collect::<Vec<_>>(), vec![7]);
+        assert_eq!(
+            f.violations.iter().map(|v| v.offset).collect::<Vec<_>>(),
+            vec![7]
+        );
         assert!(f.violations[0].command);
     }
 
@@ -722,7 +827,10 @@ mod tests {
         let f = m.check(&modbus_write(5, 40, 5000), 8).expect("anomaly");
         assert!(f.known_type);
         let offs: Vec<u32> = f.violations.iter().map(|v| v.offset).collect();
-        assert!(offs.iter().all(|o| *o == 10 || *o == 11) && !offs.is_empty(), "{offs:?}");
+        assert!(
+            offs.iter().all(|o| *o == 10 || *o == 11) && !offs.is_empty(),
+            "{offs:?}"
+        );
         assert!(f.violations.iter().all(|v| !v.command));
     }
 
@@ -730,7 +838,10 @@ mod tests {
     fn unit_id_change_is_a_command_byte() {
         let m = learned();
         let f = m.check(&modbus_read(5, 7, 0), 8).expect("anomaly");
-        assert_eq!(f.violations.iter().map(|v| v.offset).collect::<Vec<_>>(), vec![6]);
+        assert_eq!(
+            f.violations.iter().map(|v| v.offset).collect::<Vec<_>>(),
+            vec![6]
+        );
         assert!(f.violations[0].command);
     }
 }

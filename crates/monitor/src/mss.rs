@@ -88,7 +88,10 @@ impl IncidentBook {
             .entry(sensor.to_string())
             .or_default()
             .entry(ts.div_euclid(60_000_000) * 60)
-            .or_insert(ScorePoint { max_score: 0.0, alerts: 0 });
+            .or_insert(ScorePoint {
+                max_score: 0.0,
+                alerts: 0,
+            });
         p.max_score = p.max_score.max(score);
         p.alerts += 1;
         let fp = fingerprint(&alert);
@@ -98,7 +101,11 @@ impl IncidentBook {
         let key = (ends.clone(), cause);
         self.clock_us = self.clock_us.max(ts);
         let gap = self.gap_us;
-        if let Some(o) = self.open.iter_mut().find(|o| o.key == key && ts <= o.last_us + gap) {
+        if let Some(o) = self
+            .open
+            .iter_mut()
+            .find(|o| o.key == key && ts <= o.last_us + gap)
+        {
             if !o.inc.sensors.iter().any(|s| s == sensor) {
                 o.inc.sensors.push(sensor.to_string());
             }
@@ -177,7 +184,11 @@ fn endpoints(a: &Alert) -> String {
         (_, _, Some(e)) => (e.src_mac.clone(), e.dest_mac.clone()),
         _ => (String::new(), String::new()),
     };
-    if x <= y { format!("{x} <-> {y}") } else { format!("{y} <-> {x}") }
+    if x <= y {
+        format!("{x} <-> {y}")
+    } else {
+        format!("{y} <-> {x}")
+    }
 }
 
 fn fingerprint(a: &Alert) -> u64 {

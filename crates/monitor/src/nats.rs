@@ -41,7 +41,10 @@ fn nerr(e: impl std::fmt::Display) -> MonitorError {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(nerr)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(nerr)
 }
 
 async fn context(cfg: &NatsConfig) -> Result<(jetstream::Context, stream::Stream)> {
@@ -79,7 +82,13 @@ impl SensorPublisher {
         }
         let rt = runtime()?;
         let (js, _) = rt.block_on(context(cfg))?;
-        Ok(Self { rt, js, subject: format!("{}.{sensor}", cfg.subject_prefix), sensor: sensor.into(), seq: 0 })
+        Ok(Self {
+            rt,
+            js,
+            subject: format!("{}.{sensor}", cfg.subject_prefix),
+            sensor: sensor.into(),
+            seq: 0,
+        })
     }
 
     /// Publishes one alert (with `host` set to the sensor name) and waits for the ack.
@@ -88,12 +97,19 @@ impl SensorPublisher {
         a.host = Some(self.sensor.clone());
         self.seq += 1;
         let mut h = HeaderMap::new();
-        h.insert("Nats-Msg-Id", format!("{}-{}", self.sensor, self.seq).as_str());
+        h.insert(
+            "Nats-Msg-Id",
+            format!("{}-{}", self.sensor, self.seq).as_str(),
+        );
         let body = a.to_json_line();
         let js = self.js.clone();
         let subject = self.subject.clone();
         self.rt.block_on(async move {
-            js.publish_with_headers(subject, h, body.into()).await.map_err(nerr)?.await.map_err(nerr)?;
+            js.publish_with_headers(subject, h, body.into())
+                .await
+                .map_err(nerr)?
+                .await
+                .map_err(nerr)?;
             Ok(())
         })
     }
@@ -102,11 +118,18 @@ impl SensorPublisher {
     pub fn end(&mut self) -> Result<()> {
         let mut h = HeaderMap::new();
         h.insert("Shinrai-End", "1");
-        h.insert("Nats-Msg-Id", format!("{}-end-{}", self.sensor, self.seq).as_str());
+        h.insert(
+            "Nats-Msg-Id",
+            format!("{}-end-{}", self.sensor, self.seq).as_str(),
+        );
         let js = self.js.clone();
         let subject = self.subject.clone();
         self.rt.block_on(async move {
-            js.publish_with_headers(subject, h, Vec::new().into()).await.map_err(nerr)?.await.map_err(nerr)?;
+            js.publish_with_headers(subject, h, Vec::new().into())
+                .await
+                .map_err(nerr)?
+                .await
+                .map_err(nerr)?;
             Ok(())
         })
     }
@@ -124,7 +147,8 @@ pub struct MssReport {
     /// Sensors that said they finished.
     pub finished_sensors: Vec<String>,
     /// Score history per sensor and minute.
-    pub history: std::collections::BTreeMap<String, std::collections::BTreeMap<i64, crate::mss::ScorePoint>>,
+    pub history:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<i64, crate::mss::ScorePoint>>,
 }
 
 /// Collects alerts until `expect_sensors` sensors have finished, or nothing arrived for `idle`.
@@ -143,7 +167,10 @@ pub fn run_mss(
         let consumer: pull::Stream = st
             .get_or_create_consumer(
                 consumer_name,
-                pull::Config { durable_name: Some(consumer_name.to_string()), ..Default::default() },
+                pull::Config {
+                    durable_name: Some(consumer_name.to_string()),
+                    ..Default::default()
+                },
             )
             .await
             .map_err(nerr)?
@@ -163,14 +190,26 @@ pub fn run_mss(
             };
             next.ack().await.map_err(nerr)?;
             report.messages += 1;
-            let sensor = next.subject.as_str().rsplit('.').next().unwrap_or_default().to_string();
-            if next.headers.as_ref().is_some_and(|h| h.get("Shinrai-End").is_some()) {
+            let sensor = next
+                .subject
+                .as_str()
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if next
+                .headers
+                .as_ref()
+                .is_some_and(|h| h.get("Shinrai-End").is_some())
+            {
                 if !report.finished_sensors.contains(&sensor) {
                     report.finished_sensors.push(sensor);
                 }
                 continue;
             }
-            let Ok(alert) = serde_json::from_slice::<Alert>(&next.payload) else { continue };
+            let Ok(alert) = serde_json::from_slice::<Alert>(&next.payload) else {
+                continue;
+            };
             for inc in book.add(&sensor, alert) {
                 report.incidents += 1;
                 on_incident(&inc);

@@ -48,7 +48,11 @@ impl FieldRange {
         let b = p.get(o..o + self.len as usize)?;
         let mut v = 0u64;
         for i in 0..b.len() {
-            let byte = if self.little_endian { b[b.len() - 1 - i] } else { b[i] };
+            let byte = if self.little_endian {
+                b[b.len() - 1 - i]
+            } else {
+                b[i]
+            };
             v = (v << 8) | u64::from(byte);
         }
         Some(v)
@@ -114,14 +118,19 @@ pub enum PlanVerdict {
 impl WorkPlan {
     /// Parses and validates a work plan.
     pub fn from_json(text: &str) -> Result<Self> {
-        let bad = |reason: String| MonitorError::InvalidConfig { what: "work plan", reason };
+        let bad = |reason: String| MonitorError::InvalidConfig {
+            what: "work plan",
+            reason,
+        };
         let mut plan: WorkPlan = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         if plan.version != 1 {
             return Err(bad(format!("version {} (expected 1)", plan.version)));
         }
         for (i, e) in plan.entries.iter().enumerate() {
-            let from = parse_timestamp(&e.from).ok_or_else(|| bad(format!("entries[{i}].from: not a time")))?;
-            let to = parse_timestamp(&e.to).ok_or_else(|| bad(format!("entries[{i}].to: not a time")))?;
+            let from = parse_timestamp(&e.from)
+                .ok_or_else(|| bad(format!("entries[{i}].from: not a time")))?;
+            let to = parse_timestamp(&e.to)
+                .ok_or_else(|| bad(format!("entries[{i}].to: not a time")))?;
             if to < from {
                 return Err(bad(format!("entries[{i}]: `to` is before `from`")));
             }
@@ -143,7 +152,9 @@ impl WorkPlan {
             if e.device != device || e.port.is_some_and(|x| x != port) {
                 continue;
             }
-            let Some(b) = p.get(e.command.offset as usize) else { continue };
+            let Some(b) = p.get(e.command.offset as usize) else {
+                continue;
+            };
             if !e.command.values.contains(b) {
                 continue;
             }
@@ -172,7 +183,12 @@ impl WorkPlan {
             if offsets.is_empty() {
                 return PlanVerdict::Allowed;
             }
-            let detail = format!("command 0x{b:02x} at offset {} governed by work plan entry '{}': {}", e.command.offset, e.name, why.join(", "));
+            let detail = format!(
+                "command 0x{b:02x} at offset {} governed by work plan entry '{}': {}",
+                e.command.offset,
+                e.name,
+                why.join(", ")
+            );
             if best.as_ref().is_none_or(|(o, _)| offsets.len() < o.len()) {
                 best = Some((offsets, detail));
             }
@@ -227,7 +243,10 @@ pub struct StandardCommands {
 impl StandardCommands {
     /// Parses a standard-commands file.
     pub fn from_json(text: &str) -> Result<Self> {
-        let bad = |reason: String| MonitorError::InvalidConfig { what: "standard commands", reason };
+        let bad = |reason: String| MonitorError::InvalidConfig {
+            what: "standard commands",
+            reason,
+        };
         let s: StandardCommands = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         if s.version != 1 {
             return Err(bad(format!("version {} (expected 1)", s.version)));
@@ -237,7 +256,9 @@ impl StandardCommands {
 
     /// The entry for `device:port`, if any.
     pub fn device(&self, device: IpAddr, port: u16) -> Option<&DeviceCommands> {
-        self.devices.iter().find(|d| d.device == device && d.port.is_none_or(|p| p == port))
+        self.devices
+            .iter()
+            .find(|d| d.device == device && d.port.is_none_or(|p| p == port))
     }
 
     /// True if the payload matches one of the engineer's standard commands for the device.
@@ -251,7 +272,12 @@ impl StandardCommands {
 }
 
 /// Names of payload offsets for the operator (only naming; detection never depends on it).
-pub fn offset_name(proto: u8, server_port: u16, to_server: bool, offset: u32) -> Option<&'static str> {
+pub fn offset_name(
+    proto: u8,
+    server_port: u16,
+    to_server: bool,
+    offset: u32,
+) -> Option<&'static str> {
     match (proto, server_port) {
         (6, 502) => Some(match offset {
             0 | 1 => "Modbus transaction id",
@@ -315,18 +341,28 @@ mod tests {
     fn work_plan_allows_write_only_inside_window_and_ranges() {
         let plan = WorkPlan::from_json(PLAN).expect("valid");
         let dev: IpAddr = "10.77.0.11".parse().expect("ip");
-        assert_eq!(plan.check(dev, 502, &write(40, 100), 110_000_000), PlanVerdict::Allowed);
-        let PlanVerdict::Violation { offsets, .. } = plan.check(dev, 502, &write(40, 100), 300_000_000) else {
+        assert_eq!(
+            plan.check(dev, 502, &write(40, 100), 110_000_000),
+            PlanVerdict::Allowed
+        );
+        let PlanVerdict::Violation { offsets, .. } =
+            plan.check(dev, 502, &write(40, 100), 300_000_000)
+        else {
             panic!("replay outside window must be caught")
         };
         assert_eq!(offsets, vec![7]);
-        let PlanVerdict::Violation { offsets, .. } = plan.check(dev, 502, &write(40, 900), 110_000_000) else {
+        let PlanVerdict::Violation { offsets, .. } =
+            plan.check(dev, 502, &write(40, 900), 110_000_000)
+        else {
             panic!("value out of range")
         };
         assert_eq!(offsets, vec![10, 11]);
         let mut read = write(0, 10);
         read[7] = 3;
-        assert_eq!(plan.check(dev, 502, &read, 300_000_000), PlanVerdict::NotGoverned);
+        assert_eq!(
+            plan.check(dev, 502, &read, 300_000_000),
+            PlanVerdict::NotGoverned
+        );
     }
 
     #[test]

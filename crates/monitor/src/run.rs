@@ -9,7 +9,11 @@ use crate::error::Result;
 /// second pass adds every message to the profiles. Every link ends in protection.
 /// `progress` receives the fraction done (0..=1) now and then.
 pub fn learn_capture(cap: &CaptureFile, progress: &mut dyn FnMut(f64)) -> Result<(Model, Summary)> {
-    let opts = Options { auto_protect: false, inventory_learning_us: None, ..Options::default() };
+    let opts = Options {
+        auto_protect: false,
+        inventory_learning_us: None,
+        ..Options::default()
+    };
     let mut m = Monitor::learning(opts);
     let mut frames = cap.frames()?;
     let total = frames.total_bytes().max(1) as f64;
@@ -17,7 +21,7 @@ pub fn learn_capture(cap: &CaptureFile, progress: &mut dyn FnMut(f64)) -> Result
     while let Some(f) = frames.next() {
         m.process(&f);
         n += 1;
-        if n % 65_536 == 0 {
+        if n.is_multiple_of(65_536) {
             progress(0.5 * (1.0 - frames.remaining_bytes() as f64 / total));
         }
     }
@@ -26,7 +30,7 @@ pub fn learn_capture(cap: &CaptureFile, progress: &mut dyn FnMut(f64)) -> Result
     while let Some(f) = frames.next() {
         m.refine(&f);
         n += 1;
-        if n % 65_536 == 0 {
+        if n.is_multiple_of(65_536) {
             progress(0.5 + 0.5 * (1.0 - frames.remaining_bytes() as f64 / total));
         }
     }
@@ -49,7 +53,7 @@ pub fn detect_capture(
             sink(a);
         }
         n += 1;
-        if n % 65_536 == 0 {
+        if n.is_multiple_of(65_536) {
             progress(1.0 - frames.remaining_bytes() as f64 / total);
         }
     }

@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 /// Number of timing features per link.
 pub const FEATURES: usize = 4;
 /// Feature names, in order.
-pub const FEATURE_NAMES: [&str; FEATURES] =
-    ["packet rate (5 s)", "byte rate (5 s)", "packet rate (60 s)", "request period"];
+pub const FEATURE_NAMES: [&str; FEATURES] = [
+    "packet rate (5 s)",
+    "byte rate (5 s)",
+    "packet rate (60 s)",
+    "request period",
+];
 const HALF_LIVES_S: [f64; 3] = [5.0, 5.0, 60.0];
 const WARMUP_US: [i64; FEATURES] = [10_000_000, 10_000_000, 120_000_000, 0];
 const PERIOD_WARMUP: u64 = 10;
@@ -65,7 +69,11 @@ impl LinkTiming {
         if request {
             if let Some(prev) = self.last_req_us {
                 let iat = (t_us - prev).max(0) as f64 * 1e-6;
-                self.period_s = if self.requests <= 1 { iat } else { 0.9 * self.period_s + 0.1 * iat };
+                self.period_s = if self.requests <= 1 {
+                    iat
+                } else {
+                    0.9 * self.period_s + 0.1 * iat
+                };
             }
             self.last_req_us = Some(t_us);
             self.requests += 1;
@@ -139,7 +147,10 @@ impl BandLearner {
         if self.res.len() < RESERVOIR {
             self.res.push(v);
         } else {
-            self.rng = self.rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            self.rng = self
+                .rng
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             let j = (self.rng >> 33) % self.n;
             if (j as usize) < RESERVOIR {
                 self.res[j as usize] = v;
@@ -159,7 +170,13 @@ impl BandLearner {
         dev.sort_by(f64::total_cmp);
         let mad = dev[dev.len() / 2];
         let scale = (1.4826 * mad).max(0.1 * median.abs()).max(1e-6);
-        Some(Band { min: self.min, max: self.max, median, scale, n: self.n })
+        Some(Band {
+            min: self.min,
+            max: self.max,
+            median,
+            scale,
+            n: self.n,
+        })
     }
 }
 
@@ -190,7 +207,10 @@ impl TimingLearner {
 
     /// Builds the model.
     pub fn build(&self, max_gap_us: i64) -> TimingModel {
-        TimingModel { bands: std::array::from_fn(|i| self.bands[i].build()), max_gap_us }
+        TimingModel {
+            bands: std::array::from_fn(|i| self.bands[i].build()),
+            max_gap_us,
+        }
     }
 }
 
@@ -220,7 +240,12 @@ impl TimingModel {
                 if ex > 0.0 {
                     let score = 0.5 + 0.5 * (1.0 - (-ex / 3.0).exp());
                     worst = worst.max(score);
-                    out[i] = Some(TimingFinding { feature: i, value: v, band: b, score });
+                    out[i] = Some(TimingFinding {
+                        feature: i,
+                        value: v,
+                        band: b,
+                        score,
+                    });
                 }
             }
         }

@@ -19,7 +19,13 @@ fn detect_with(model: &Model, plan: Option<&str>, frames: &Frames) -> Vec<Alert>
         m.set_work_plan(WorkPlan::from_json(p).expect("plan"));
     }
     let mut out = Vec::new();
-    detect_capture(&capture(frames), &mut m, &mut |a| out.push(a.clone()), &mut |_| {}).expect("detect");
+    detect_capture(
+        &capture(frames),
+        &mut m,
+        &mut |a| out.push(a.clone()),
+        &mut |_| {},
+    )
+    .expect("detect");
     out
 }
 
@@ -32,35 +38,86 @@ fn scenario(inject: impl FnOnce(&mut Frames, i64)) -> Frames {
 }
 
 fn causes_of(alerts: &[Alert]) -> Vec<Cause> {
-    alerts.iter().filter_map(|a| a.info()).flat_map(|i| i.causes.clone()).collect()
+    alerts
+        .iter()
+        .filter_map(|a| a.info())
+        .flat_map(|i| i.causes.clone())
+        .collect()
 }
 
 #[test]
 fn normal_traffic_after_learning_raises_no_alert() {
     let alerts = detect_with(&model(), None, &scenario(|_, _| {}));
-    assert!(alerts.is_empty(), "{:?}", alerts.first().map(Alert::to_json_line));
+    assert!(
+        alerts.is_empty(),
+        "{:?}",
+        alerts.first().map(Alert::to_json_line)
+    );
 }
 
 #[test]
 fn new_device_is_reported_at_once() {
-    let f = scenario(|f, t| f.push((t, tcp(EVIL_MAC, PLC_MAC, EVIL, PLC, 41000, 502, &mb_req(1, 3, 0, 4)))));
+    let f = scenario(|f, t| {
+        f.push((
+            t,
+            tcp(
+                EVIL_MAC,
+                PLC_MAC,
+                EVIL,
+                PLC,
+                41000,
+                502,
+                &mb_req(1, 3, 0, 4),
+            ),
+        ))
+    });
     let alerts = detect_with(&model(), None, &f);
     let c = causes_of(&alerts);
-    assert!(c.contains(&Cause::NewDevice) && c.contains(&Cause::NewLink), "{c:?}");
-    assert_eq!(alerts[0].timestamp, shinrai_monitor::alert::format_timestamp(T0 + 1920 * 1_000_000));
+    assert!(
+        c.contains(&Cause::NewDevice) && c.contains(&Cause::NewLink),
+        "{c:?}"
+    );
+    assert_eq!(
+        alerts[0].timestamp,
+        shinrai_monitor::alert::format_timestamp(T0 + 1920 * 1_000_000)
+    );
 }
 
 #[test]
 fn new_service_port_is_a_new_link() {
-    let f = scenario(|f, t| f.push((t, tcp(HMI_MAC, PLC_MAC, HMI, PLC, 40001, 22, b"SSH-2.0-x\r\n"))));
+    let f = scenario(|f, t| {
+        f.push((
+            t,
+            tcp(HMI_MAC, PLC_MAC, HMI, PLC, 40001, 22, b"SSH-2.0-x\r\n"),
+        ))
+    });
     let alerts = detect_with(&model(), None, &f);
     assert_eq!(causes_of(&alerts), vec![Cause::NewLink]);
-    assert!(alerts[0].info().expect("info").detail.contains("new service"));
+    assert!(
+        alerts[0]
+            .info()
+            .expect("info")
+            .detail
+            .contains("new service")
+    );
 }
 
 #[test]
 fn unusual_function_code_is_not_a_standard_command_at_offset_7() {
-    let f = scenario(|f, t| f.push((t, tcp(HMI_MAC, PLC_MAC, HMI, PLC, 40000, 502, &mb_req(77, 0x2b, 0, 4)))));
+    let f = scenario(|f, t| {
+        f.push((
+            t,
+            tcp(
+                HMI_MAC,
+                PLC_MAC,
+                HMI,
+                PLC,
+                40000,
+                502,
+                &mb_req(77, 0x2b, 0, 4),
+            ),
+        ))
+    });
     let alerts = detect_with(&model(), None, &f);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let info = alerts[0].info().expect("info");
@@ -75,7 +132,11 @@ fn out_of_range_write_is_an_unusual_value_at_the_value_offsets() {
     let alerts = detect_with(&model(), None, &f);
     let info = alerts.first().and_then(Alert::info).expect("alert");
     assert_eq!(info.causes, vec![Cause::UnusualValue]);
-    assert!(!info.payload_offsets.is_empty() && info.payload_offsets.iter().all(|o| *o == 10 || *o == 11), "{info:?}");
+    assert!(
+        !info.payload_offsets.is_empty()
+            && info.payload_offsets.iter().all(|o| *o == 10 || *o == 11),
+        "{info:?}"
+    );
 }
 
 #[test]
@@ -124,8 +185,16 @@ fn request_flood_is_a_volume_anomaly() {
 fn arp_spoof_of_the_plc_address_is_an_address_change() {
     use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType, PacketBuilder};
     let f = scenario(|f, t| {
-        let arp = ArpPacket::new(ArpHardwareId::ETHERNET, EtherType::IPV4, ArpOperation::REPLY, &EVIL_MAC, &PLC, &HMI_MAC, &HMI)
-            .expect("arp");
+        let arp = ArpPacket::new(
+            ArpHardwareId::ETHERNET,
+            EtherType::IPV4,
+            ArpOperation::REPLY,
+            &EVIL_MAC,
+            &PLC,
+            &HMI_MAC,
+            &HMI,
+        )
+        .expect("arp");
         let b = PacketBuilder::ethernet2(EVIL_MAC, HMI_MAC).arp(arp);
         let mut out = Vec::new();
         b.write(&mut out).expect("arp frame");
@@ -171,5 +240,37 @@ fn truncated_capture_is_read_up_to_the_cut_without_panic() {
         }
     }
     // Not a capture at all.
-    assert!(CaptureFile::from_bytes(b"hello world".to_vec()).frames().is_err());
+    assert!(
+        CaptureFile::from_bytes(b"hello world".to_vec())
+            .frames()
+            .is_err()
+    );
+}
+
+#[cfg(feature = "live")]
+#[test]
+fn live_capture_on_loopback_sees_udp_datagrams() {
+    use std::time::Duration;
+    let mut cap = match shinrai_monitor::live::LiveCapture::open("lo", Duration::from_millis(200)) {
+        Ok(c) => c,
+        Err(e) => panic!("live capture needs root or CAP_NET_RAW (CI runs as root): {e}"),
+    };
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let target = sock.local_addr().expect("addr");
+    let mut seen = false;
+    for _ in 0..50 {
+        sock.send_to(b"shinrai-live-probe", target).expect("send");
+        while let Some(f) = cap.next_frame().expect("read") {
+            if let Ok(p) = shinrai_monitor::decode(f.data)
+                && p.payload == b"shinrai-live-probe"
+            {
+                seen = true;
+                break;
+            }
+        }
+        if seen {
+            break;
+        }
+    }
+    assert!(seen, "no probe datagram captured on lo");
 }

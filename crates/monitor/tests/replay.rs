@@ -7,7 +7,11 @@ use shinrai_monitor::run::{detect_capture, learn_capture};
 use shinrai_monitor::{Model, Monitor, Options};
 
 fn shared(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/ot")).join(rel)
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/ot"
+    ))
+    .join(rel)
 }
 
 const ALL: &[&str] = &[
@@ -44,10 +48,20 @@ fn replaying_each_shared_capture_after_learning_it_raises_no_alert() {
         let model = Model::from_json(&model.to_json()).expect("model JSON");
         let mut m = Monitor::from_model(&model, Options::default()).expect("load");
         let mut alerts = Vec::new();
-        let s = detect_capture(&cap, &mut m, &mut |a| alerts.push(a.to_json_line()), &mut |_| {}).expect("detect");
+        let s = detect_capture(
+            &cap,
+            &mut m,
+            &mut |a| alerts.push(a.to_json_line()),
+            &mut |_| {},
+        )
+        .expect("detect");
         assert_eq!(s.frames, learned.frames);
         if !alerts.is_empty() {
-            failures.push(format!("{rel}: {} alerts, first: {}", alerts.len(), alerts[0]));
+            failures.push(format!(
+                "{rel}: {} alerts, first: {}",
+                alerts.len(),
+                alerts[0]
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -1,0 +1,546 @@
+//! `shinrai monitor ...`: OT anomaly detection (learn, detect, live, sensor, mss) and
+//! `shinrai bench monitor`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use shinrai_monitor::capture::CaptureFile;
+use shinrai_monitor::plan::{StandardCommands, WorkPlan};
+use shinrai_monitor::run::{detect_capture, learn_capture};
+use shinrai_monitor::{Alert, Model, Monitor, Options, Summary};
+
+/// Monitor subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum MonitorCmd {
+    /// Learn a model from a clean capture (pcap or pcapng).
+    Learn {
+        /// Capture to learn from.
+        #[arg(long)]
+        pcap: PathBuf,
+        /// Where to write the model (JSON).
+        #[arg(long)]
+        model: PathBuf,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check a capture against a model and write EVE-style alert lines.
+    Detect {
+        /// Capture to check.
+        #[arg(long)]
+        pcap: PathBuf,
+        /// Model from `learn`.
+        #[arg(long)]
+        model: PathBuf,
+        /// Work plan (JSON, see docs/design/monitor.md).
+        #[arg(long)]
+        work_plan: Option<PathBuf>,
+        /// Standard commands added by an engineer (JSON).
+        #[arg(long)]
+        standard_commands: Option<PathBuf>,
+        /// Alert output file, `-` for stdout.
+        #[arg(long, default_value = "-")]
+        alerts: PathBuf,
+        /// Also write the summary as JSON here.
+        #[arg(long)]
+        summary: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Monitor an interface live (AF_PACKET; needs root or CAP_NET_RAW).
+    Live {
+        /// Interface name (a mirror/SPAN port).
+        #[arg(long)]
+        interface: String,
+        #[command(flatten)]
+        common: LiveArgs,
+        /// Alert output file, `-` for stdout.
+        #[arg(long, default_value = "-")]
+        alerts: PathBuf,
+    },
+    /// Sensor: detect on a capture or an interface and publish alerts to NATS JetStream.
+    Sensor {
+        /// Capture to replay (instead of an interface).
+        #[arg(long, conflicts_with = "interface")]
+        pcap: Option<PathBuf>,
+        /// Interface to monitor.
+        #[arg(long)]
+        interface: Option<String>,
+        #[command(flatten)]
+        common: LiveArgs,
+        /// Sensor name (letters, digits, '-', '_').
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        nats: NatsArgs,
+        /// Also write alerts to this file.
+        #[arg(long)]
+        alerts: Option<PathBuf>,
+    },
+    /// Monitoring centre: collect alerts from sensors, de-duplicate into incidents, keep the
+    /// score history.
+    Mss {
+        #[command(flatten)]
+        nats: NatsArgs,
+        /// Durable consumer name (one per MSS).
+        #[arg(long, default_value = "mss")]
+        consumer: String,
+        /// Incident output (JSON lines), `-` for stdout.
+        #[arg(long, default_value = "-")]
+        incidents: PathBuf,
+        /// Score history output (JSON), written at exit.
+        #[arg(long)]
+        history: Option<PathBuf>,
+        /// Stop after this many sensors said they finished.
+        #[arg(long)]
+        expect_sensors: Option<usize>,
+        /// Stop after this many seconds without messages.
+        #[arg(long, default_value_t = 3600)]
+        idle_secs: u64,
+        /// Close an incident after this many seconds (capture time) without new alerts.
+        #[arg(long, default_value_t = 60)]
+        gap_secs: u64,
+    },
+}
+
+/// Options shared by live monitoring and sensors.
+#[derive(clap::Args, Debug)]
+pub struct LiveArgs {
+    /// Model from `learn`; without it everything is learned first.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Work plan (JSON).
+    #[arg(long)]
+    work_plan: Option<PathBuf>,
+    /// Standard commands (JSON).
+    #[arg(long)]
+    standard_commands: Option<PathBuf>,
+    /// Without a model: minutes before inventory changes alert (links switch by themselves).
+    #[arg(long, default_value_t = 60)]
+    learn_minutes: u64,
+    /// Save the model here at exit.
+    #[arg(long)]
+    save_model: Option<PathBuf>,
+    /// Stop after this many seconds (live only).
+    #[arg(long)]
+    duration_secs: Option<u64>,
+}
+
+/// Where the NATS server and stream are.
+#[derive(clap::Args, Debug)]
+pub struct NatsArgs {
+    /// NATS server URL.
+    #[arg(
+        long,
+        default_value = "nats://127.0.0.1:4222",
+        env = "SHINRAI_NATS_URL"
+    )]
+    nats: String,
+    /// JetStream stream name.
+    #[arg(long, default_value = "SHINRAI_ALERTS")]
+    stream: String,
+    /// Subject prefix (the stream holds `<prefix>.>`).
+    #[arg(long, default_value = "shinrai.alerts")]
+    subject_prefix: String,
+}
+
+impl NatsArgs {
+    fn config(&self) -> shinrai_monitor::nats::NatsConfig {
+        shinrai_monitor::nats::NatsConfig {
+            url: self.nats.clone(),
+            stream: self.stream.clone(),
+            subject_prefix: self.subject_prefix.clone(),
+        }
+    }
+}
+
+/// `shinrai bench monitor` arguments.
+#[derive(clap::Args, Debug)]
+pub struct BenchMonitorArgs {
+    /// Base capture to replicate (default: the built-in synthetic Modbus plant).
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// Approximate number of packets in the large capture.
+    #[arg(long, default_value_t = 2_000_000)]
+    packets: usize,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn output(path: &Path) -> anyhow::Result<Box<dyn Write>> {
+    if path.as_os_str() == "-" {
+        Ok(Box::new(BufWriter::new(std::io::stdout().lock())))
+    } else {
+        let f = File::create(path).with_context(|| format!("create {}", path.display()))?;
+        Ok(Box::new(BufWriter::new(f)))
+    }
+}
+
+fn progress(quiet: bool, label: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(1000);
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {percent:>3}% {elapsed}") {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(label.to_string());
+    pb
+}
+
+fn load_model(path: &Path) -> anyhow::Result<Model> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("read model {}", path.display()))?;
+    Ok(Model::from_json(&text)?)
+}
+
+fn configure(
+    m: &mut Monitor,
+    work_plan: Option<&Path>,
+    std_cmds: Option<&Path>,
+) -> anyhow::Result<()> {
+    if let Some(p) = work_plan {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("read work plan {}", p.display()))?;
+        m.set_work_plan(WorkPlan::from_json(&text)?);
+    }
+    if let Some(p) = std_cmds {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("read standard commands {}", p.display()))?;
+        m.set_standard_commands(StandardCommands::from_json(&text)?);
+    }
+    Ok(())
+}
+
+fn monitor_for(args: &LiveArgs) -> anyhow::Result<Monitor> {
+    let mut m = match &args.model {
+        Some(p) => Monitor::from_model(&load_model(p)?, Options::default())?,
+        None => Monitor::learning(Options {
+            inventory_learning_us: Some(args.learn_minutes as i64 * 60_000_000),
+            ..Options::default()
+        }),
+    };
+    configure(
+        &mut m,
+        args.work_plan.as_deref(),
+        args.standard_commands.as_deref(),
+    )?;
+    Ok(m)
+}
+
+fn print_summary(s: &Summary, elapsed: Duration) {
+    eprintln!(
+        "frames {} (decoded {}, corrupt {}, too short {}, truncated {}) in {:.2} s",
+        s.frames,
+        s.decode.decoded,
+        s.decode.corrupt,
+        s.decode.too_short,
+        s.decode.truncated,
+        elapsed.as_secs_f64()
+    );
+    eprintln!(
+        "assets {}, links {} ({} protected)",
+        s.assets, s.links, s.protected_links
+    );
+    let causes: Vec<String> = s.by_cause.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    eprintln!(
+        "alerts {} (suppressed duplicates {}){}{}",
+        s.alerts,
+        s.suppressed,
+        if causes.is_empty() { "" } else { ": " },
+        causes.join(", ")
+    );
+    let peak = s.score_per_minute.iter().map(|x| x.1).fold(0.0, f64::max);
+    eprintln!(
+        "anomaly score: {} minutes with a score, peak {peak:.2}",
+        s.score_per_minute.len()
+    );
+}
+
+fn save_model(m: &Monitor, path: Option<&Path>) -> anyhow::Result<()> {
+    if let Some(p) = path {
+        std::fs::write(p, m.to_model().to_json())
+            .with_context(|| format!("write model {}", p.display()))?;
+        eprintln!("model saved to {}", p.display());
+    }
+    Ok(())
+}
+
+/// Runs a monitor subcommand.
+pub fn run(cmd: MonitorCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        MonitorCmd::Learn { pcap, model, quiet } => {
+            let t = Instant::now();
+            let cap = CaptureFile::open(&pcap)?;
+            let pb = progress(quiet, "learning");
+            let (m, s) = learn_capture(&cap, &mut |f| pb.set_position((f * 1000.0) as u64))?;
+            pb.finish_and_clear();
+            std::fs::write(&model, m.to_json())
+                .with_context(|| format!("write model {}", model.display()))?;
+            if !quiet {
+                print_summary(&s, t.elapsed());
+                eprintln!(
+                    "model with {} links, {} assets written to {}",
+                    m.links.len(),
+                    m.assets.len(),
+                    model.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        MonitorCmd::Detect {
+            pcap,
+            model,
+            work_plan,
+            standard_commands,
+            alerts,
+            summary,
+            quiet,
+        } => {
+            let t = Instant::now();
+            let cap = CaptureFile::open(&pcap)?;
+            let mut m = Monitor::from_model(&load_model(&model)?, Options::default())?;
+            configure(&mut m, work_plan.as_deref(), standard_commands.as_deref())?;
+            let mut out = output(&alerts)?;
+            let mut io_err = None;
+            let pb = progress(quiet, "detecting");
+            let s = detect_capture(
+                &cap,
+                &mut m,
+                &mut |a| {
+                    if let Err(e) = writeln!(out, "{}", a.to_json_line()) {
+                        io_err.get_or_insert(e);
+                    }
+                },
+                &mut |f| pb.set_position((f * 1000.0) as u64),
+            )?;
+            pb.finish_and_clear();
+            out.flush()?;
+            if let Some(e) = io_err {
+                return Err(e).context("write alerts");
+            }
+            if let Some(p) = summary {
+                std::fs::write(&p, serde_json::to_string_pretty(&s)?)
+                    .with_context(|| format!("write {}", p.display()))?;
+            }
+            if !quiet {
+                print_summary(&s, t.elapsed());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        MonitorCmd::Live {
+            interface,
+            common,
+            alerts,
+        } => {
+            let mut m = monitor_for(&common)?;
+            let mut out = output(&alerts)?;
+            let t = Instant::now();
+            live_loop(&interface, &mut m, common.duration_secs, &mut |a| {
+                writeln!(out, "{}", a.to_json_line())?;
+                out.flush()?;
+                Ok(())
+            })?;
+            print_summary(&m.summary(), t.elapsed());
+            save_model(&m, common.save_model.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        MonitorCmd::Sensor {
+            pcap,
+            interface,
+            common,
+            name,
+            nats,
+            alerts,
+        } => {
+            let mut publisher =
+                shinrai_monitor::nats::SensorPublisher::connect(&nats.config(), &name)?;
+            let mut file = alerts.as_deref().map(output).transpose()?;
+            let mut m = monitor_for(&common)?;
+            let t = Instant::now();
+            let mut sink = |a: &Alert| -> anyhow::Result<()> {
+                publisher.publish(a)?;
+                if let Some(f) = file.as_mut() {
+                    writeln!(f, "{}", a.to_json_line())?;
+                }
+                Ok(())
+            };
+            match (pcap, interface) {
+                (Some(p), None) => {
+                    if common.model.is_none() {
+                        bail!("--pcap needs --model (learn one with `shinrai monitor learn`)");
+                    }
+                    let cap = CaptureFile::open(&p)?;
+                    let mut err = None;
+                    detect_capture(
+                        &cap,
+                        &mut m,
+                        &mut |a| {
+                            if err.is_none()
+                                && let Err(e) = sink(a)
+                            {
+                                err = Some(e);
+                            }
+                        },
+                        &mut |_| {},
+                    )?;
+                    if let Some(e) = err {
+                        return Err(e);
+                    }
+                }
+                (None, Some(i)) => live_loop(&i, &mut m, common.duration_secs, &mut sink)?,
+                _ => bail!("give --pcap FILE or --interface IF"),
+            }
+            if let Some(f) = file.as_mut() {
+                f.flush()?;
+            }
+            publisher.end()?;
+            print_summary(&m.summary(), t.elapsed());
+            save_model(&m, common.save_model.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        MonitorCmd::Mss {
+            nats,
+            consumer,
+            incidents,
+            history,
+            expect_sensors,
+            idle_secs,
+            gap_secs,
+        } => {
+            let mut out = output(&incidents)?;
+            let mut io_err = None;
+            let report = shinrai_monitor::nats::run_mss(
+                &nats.config(),
+                &consumer,
+                expect_sensors,
+                Duration::from_secs(idle_secs),
+                gap_secs as i64 * 1_000_000,
+                &mut |inc| {
+                    let line = serde_json::to_string(inc).unwrap_or_default();
+                    if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+                        io_err.get_or_insert(e);
+                    }
+                },
+            )?;
+            if let Some(e) = io_err {
+                return Err(e).context("write incidents");
+            }
+            if let Some(p) = history {
+                std::fs::write(&p, serde_json::to_string_pretty(&report.history)?)
+                    .with_context(|| format!("write {}", p.display()))?;
+            }
+            eprintln!(
+                "messages {}, duplicates dropped {}, incidents {}, sensors finished {:?}",
+                report.messages, report.duplicates, report.incidents, report.finished_sensors
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn live_loop(
+    interface: &str,
+    m: &mut Monitor,
+    duration_secs: Option<u64>,
+    sink: &mut dyn FnMut(&Alert) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut cap = shinrai_monitor::live::LiveCapture::open(interface, Duration::from_millis(500))?;
+    let start = Instant::now();
+    let deadline = duration_secs.map(Duration::from_secs);
+    loop {
+        if deadline.is_some_and(|d| start.elapsed() >= d) {
+            return Ok(());
+        }
+        if let Some(f) = cap.next_frame()? {
+            for a in m.process(&f) {
+                sink(a)?;
+            }
+        }
+    }
+}
+
+/// `shinrai bench monitor`: packets per second per core for learning and detection on a large
+/// capture, beside a Kitsune-style damped-statistics baseline in the same run.
+pub fn bench(args: BenchMonitorArgs) -> anyhow::Result<()> {
+    use shinrai_monitor::kitsune::KitsuneBaseline;
+    let base = match &args.pcap {
+        Some(p) => CaptureFile::open(p)?,
+        None => {
+            let f = shinrai_monitor::synth::normal(shinrai_monitor::synth::T0, 3600, 0);
+            CaptureFile::from_bytes(shinrai_monitor::synth::to_pcap(&f))
+        }
+    };
+    let base_frames = base.frames()?.count().max(1);
+    let times = args.packets.div_ceil(base_frames).max(1);
+    let big = CaptureFile::from_bytes(shinrai_monitor::synth::replicate(&base, times)?);
+    let n = big.frames()?.count() as f64;
+    eprintln!(
+        "large capture: {n} packets ({} copies of {base_frames}), {:.0} MB",
+        times,
+        big.len() as f64 / 1e6
+    );
+
+    let t = Instant::now();
+    let mut frames = 0usize;
+    for f in big.frames()? {
+        if shinrai_monitor::decode(f.data).is_ok() {
+            frames += 1;
+        }
+    }
+    let decode_pps = frames as f64 / t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let (model, _) = learn_capture(&big, &mut |_| {})?;
+    let learn_pps = n / t.elapsed().as_secs_f64();
+
+    let mut m = Monitor::from_model(&model, Options::default())?;
+    let t = Instant::now();
+    let mut alerts = 0u64;
+    for f in big.frames()? {
+        alerts += m.process(&f).len() as u64;
+    }
+    let detect_pps = n / t.elapsed().as_secs_f64();
+
+    let mut k = KitsuneBaseline::new();
+    let t = Instant::now();
+    for f in big.frames()? {
+        if let Ok(p) = shinrai_monitor::decode(f.data) {
+            k.train(&p, f.ts_us, f.data.len());
+        }
+    }
+    let k_train_pps = n / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut acc = 0.0;
+    for f in big.frames()? {
+        if let Ok(p) = shinrai_monitor::decode(f.data) {
+            acc += k.score(&p, f.ts_us, f.data.len());
+        }
+    }
+    let k_exec_pps = n / t.elapsed().as_secs_f64();
+    std::hint::black_box(acc);
+
+    println!("| what | packets/s (1 core) |");
+    println!("|---|---:|");
+    println!("| decode only | {decode_pps:.0} |");
+    println!("| shinrai learn (2 passes) | {learn_pps:.0} |");
+    println!("| shinrai detect | {detect_pps:.0} |");
+    println!("| Kitsune-style damped stats, train | {k_train_pps:.0} |");
+    println!("| Kitsune-style damped stats, execute | {k_exec_pps:.0} |");
+    eprintln!("alerts on the replicated clean capture: {alerts}");
+    if let Some(p) = args.json {
+        let j = serde_json::json!({
+            "packets": n, "decode_pps": decode_pps, "learn_pps": learn_pps, "detect_pps": detect_pps,
+            "kitsune_train_pps": k_train_pps, "kitsune_execute_pps": k_exec_pps, "alerts": alerts,
+        });
+        std::fs::write(&p, serde_json::to_string_pretty(&j)?)?;
+    }
+    Ok(())
+}
