@@ -133,10 +133,16 @@ impl AuditRecord {
             prev: &self.prev,
         };
         let body = serde_json::to_vec(&canonical).map_err(|e| Error::Crypto(e.to_string()))?;
-        let mut data = hex::decode(&self.prev).unwrap_or_else(|_| self.prev.as_bytes().to_vec());
-        data.extend_from_slice(&body);
-        Ok(hex::encode(mac.mac(&data)?))
+        mac_hex(mac, &self.prev, &body)
     }
+}
+
+/// `hex(MAC(prev_bytes || body))`; a `prev` that is not hex is taken as its text (the record then
+/// fails verification anyway).
+fn mac_hex(mac: &dyn AuditMac, prev: &str, body: &[u8]) -> Result<String> {
+    let mut data = hex::decode(prev).unwrap_or_else(|_| prev.as_bytes().to_vec());
+    data.extend_from_slice(body);
+    Ok(hex::encode(mac.mac(&data)?))
 }
 
 /// The head of the log as the key store last saw it, kept in the store's protected storage.
@@ -533,29 +539,35 @@ impl AuditLog {
             .count
             .checked_add(1)
             .ok_or_else(|| audit_err(&self.path, "sequence number exhausted"))?;
-        let mut record = AuditRecord {
+        let message_sha256 = event
+            .message
+            .map(|m| hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, m)));
+        let canonical = Canonical {
             seq,
             time,
-            key: event.key.to_owned(),
-            purpose: event.purpose.map(str::to_owned),
+            key: event.key,
+            purpose: event.purpose,
             operation: event.operation,
-            message_sha256: event
-                .message
-                .map(|m| hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, m))),
-            outcome: event.outcome.to_owned(),
-            prev: self.head.hash.clone(),
-            hash: String::new(),
+            message_sha256: message_sha256.as_deref(),
+            outcome: event.outcome,
+            prev: &self.head.hash,
         };
-        record.hash = record.expected_hash(mac)?;
-        let mut line = serde_json::to_vec(&record).map_err(|e| Error::Crypto(e.to_string()))?;
-        line.push(b'\n');
+        // Serialise once: the line is the canonical body with `"hash"` added as the last field,
+        // exactly what serialising an `AuditRecord` gives (same field order).
+        let mut line = serde_json::to_vec(&canonical).map_err(|e| Error::Crypto(e.to_string()))?;
+        let hash = mac_hex(mac, &self.head.hash, &line)?;
+        if line.pop() != Some(b'}') {
+            return Err(Error::Crypto(
+                "canonical audit record is not a JSON object".into(),
+            ));
+        }
+        line.extend_from_slice(b",\"hash\":\"");
+        line.extend_from_slice(hash.as_bytes());
+        line.extend_from_slice(b"\"}\n");
         self.file
             .write_all(&line)
             .map_err(|e| audit_err(&self.path, e.to_string()))?;
-        self.head = AuditAnchor {
-            count: record.seq,
-            hash: record.hash,
-        };
+        self.head = AuditAnchor { count: seq, hash };
         Ok(())
     }
 
@@ -685,6 +697,17 @@ mod tests {
         std::fs::write(&path, text).expect("write");
         let log = AuditLog::open(&path, &head, &m).expect("open");
         assert_eq!(log.head(), &head);
+    }
+
+    #[test]
+    fn appended_line_is_the_serialised_record() {
+        let m = mac(b"k");
+        let (_d, path, _) = log_of(1, &m);
+        let text = std::fs::read_to_string(&path).expect("read");
+        let line = text.strip_suffix('\n').expect("newline");
+        let rec: AuditRecord = serde_json::from_str(line).expect("record");
+        assert_eq!(serde_json::to_string(&rec).expect("json"), line);
+        assert_eq!(rec.expected_hash(&m).expect("mac"), rec.hash);
     }
 
     #[test]

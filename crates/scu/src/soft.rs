@@ -22,7 +22,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
@@ -168,7 +168,8 @@ enum Signer {
 
 struct SoftKey {
     stored: StoredKey,
-    signer: Signer,
+    /// Shared so a signature can be made outside the store's lock.
+    signer: Arc<Signer>,
 }
 
 impl SoftKey {
@@ -183,7 +184,10 @@ impl SoftKey {
                     .map_err(bad)?,
             ),
         };
-        Ok(SoftKey { stored, signer })
+        Ok(SoftKey {
+            stored,
+            signer: Arc::new(signer),
+        })
     }
 
     fn info(&self) -> KeyInfo {
@@ -678,17 +682,11 @@ impl KeyStore for SoftKeyStore {
             )?;
             return Err(e);
         }
-        let bytes = match &key.signer {
-            Signer::Ed25519(kp) => kp.sign(message).as_ref().to_vec(),
-            Signer::Ecdsa(kp) => kp
-                .sign(&self.rng, message)
-                .map_err(crypto("ECDSA signing"))?
-                .as_ref()
-                .to_vec(),
-        };
+        // Count and audit the use first: no signature exists without its record.
         key.stored.uses += 1;
         let limited = key.stored.policy.max_uses.is_some();
         let algorithm = key.stored.algorithm;
+        let signer = Arc::clone(&key.signer);
         inner.audit.append(
             &self.mac,
             AuditEvent {
@@ -704,6 +702,28 @@ impl KeyStore for SoftKeyStore {
             // The use must be on disk before the signature leaves the store.
             self.persist(inner)?;
         }
+        drop(guard);
+        // The signature itself runs outside the lock, so threads sign in parallel.
+        let bytes = match &*signer {
+            Signer::Ed25519(kp) => kp.sign(message).as_ref().to_vec(),
+            Signer::Ecdsa(kp) => match kp.sign(&self.rng, message) {
+                Ok(sig) => sig.as_ref().to_vec(),
+                Err(_) => {
+                    let mut guard = self.lock();
+                    guard.audit.append(
+                        &self.mac,
+                        AuditEvent {
+                            key: label,
+                            purpose: Some(purpose.as_str()),
+                            operation: Operation::Sign,
+                            message: Some(message),
+                            outcome: "failed: ECDSA signing error after the use was counted",
+                        },
+                    )?;
+                    return Err(Error::Crypto("ECDSA signing".into()));
+                }
+            },
+        };
         Ok(Signature { algorithm, bytes })
     }
 

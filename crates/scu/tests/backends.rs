@@ -395,3 +395,30 @@ every_backend!(audit_problem_message_names_line_and_kind, |fx: &Fixture| {
     let text: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
     assert_eq!(text, ["line 4: deleted: record 4 is missing before line 4"]);
 });
+
+every_backend!(
+    signs_from_many_threads_and_counts_every_use,
+    |fx: &Fixture| {
+        let store = fx.open();
+        let info = store
+            .generate("k", Algorithm::Ed25519, statements())
+            .expect("generate");
+        std::thread::scope(|s| {
+            for t in 0..4u8 {
+                let store = &store;
+                let public = &info.public_key;
+                s.spawn(move || {
+                    for i in 0..25u8 {
+                        let msg = [t, i];
+                        let sig = store.sign("k", &Purpose::statement(), &msg).expect("sign");
+                        public.verify(&msg, &sig.bytes).expect("verifies");
+                    }
+                });
+            }
+        });
+        assert_eq!(store.list().expect("list")[0].uses, 100);
+        let report = store.audit().expect("audit");
+        assert!(report.is_intact(), "{:?}", report.problems);
+        assert_eq!(report.records_checked, 101);
+    }
+);
