@@ -43,6 +43,10 @@ use crate::{
 
 const FORMAT: &str = "shinrai-scu-soft";
 const VERSION: u32 = 1;
+/// Largest Argon2id memory a file may ask for (1 GiB): a crafted file must not exhaust memory.
+const MAX_M_KIB: u32 = 1024 * 1024;
+/// Largest sealed file read (a store of thousands of keys is far smaller).
+const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Argon2id cost parameters for deriving the sealing key from the passphrase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +82,7 @@ impl KdfParams {
     }
 
     fn check_bounds(&self) -> Result<()> {
-        let ok = (8 * self.p_cost.max(1)..=4 * 1024 * 1024).contains(&self.m_kib)
+        let ok = (8 * self.p_cost.max(1)..=MAX_M_KIB).contains(&self.m_kib)
             && (1..=64).contains(&self.t_cost)
             && (1..=16).contains(&self.p_cost);
         if ok {
@@ -397,6 +401,13 @@ impl SoftKeyStore {
     /// not a store or was altered, [`Error::Io`] when it cannot be read.
     pub fn open(path: impl AsRef<Path>, passphrase: impl AsRef<[u8]>) -> Result<Self> {
         let path = path.as_ref();
+        let len = std::fs::metadata(path).map_err(io_err(path))?.len();
+        if len > MAX_FILE_BYTES {
+            return Err(Error::Damaged(format!(
+                "{} is {len} bytes, too large for a key store",
+                path.display()
+            )));
+        }
         let bytes = std::fs::read(path).map_err(io_err(path))?;
         if let Ok(meta) = std::fs::metadata(path)
             && meta.permissions().mode() & 0o077 != 0

@@ -151,3 +151,15 @@ fn store_cannot_be_opened_twice_at_once() {
     drop(first);
     SoftKeyStore::open(&path, PASS).expect("open after close");
 }
+
+#[test]
+fn file_asking_for_huge_argon2_memory_is_refused_before_deriving() {
+    let (_dir, path) = store_with_a_key();
+    let text = std::fs::read_to_string(&path).expect("read");
+    let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    v["header"]["kdf"]["m_kib"] = 4_000_000_000u32.into();
+    std::fs::write(&path, v.to_string()).expect("write");
+    let err = open_err(&path);
+    assert!(matches!(err, Error::Damaged(_)), "{err}");
+    assert!(err.to_string().contains("Argon2id"), "{err}");
+}
