@@ -17,6 +17,7 @@ use crate::spec::MAX_EXPR_BYTES;
 pub struct Compiled {
     program: Program,
     reads_readings: bool,
+    variables: Vec<String>,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -26,6 +27,11 @@ impl std::fmt::Debug for Compiled {
 }
 
 impl Compiled {
+    /// Whether the expression reads the variable `name`.
+    pub fn reads(&self, name: &str) -> bool {
+        self.variables.iter().any(|v| v == name)
+    }
+
     /// Whether the expression reads the variable `readings`.
     pub fn reads_readings(&self) -> bool {
         self.reads_readings
@@ -42,10 +48,13 @@ pub fn compile(expr: &str) -> Result<Compiled, String> {
     }
     let program =
         Program::compile(expr).map_err(|e| format!("CEL expression does not parse: {e}"))?;
-    let reads_readings = program.references().has_variable("readings");
+    let refs = program.references();
+    let reads_readings = refs.has_variable("readings");
+    let variables = refs.variables().into_iter().map(str::to_owned).collect();
     Ok(Compiled {
         program,
         reads_readings,
+        variables,
     })
 }
 
@@ -71,18 +80,45 @@ pub fn json_to_cel(v: &Json) -> Value {
     }
 }
 
-/// Evaluates `compiled` with `vars`; `Ok(b)` for a boolean result, `Err` with the reason for
-/// an evaluation error or a non-boolean result.
-pub fn evaluate(compiled: &Compiled, vars: &BTreeMap<String, Json>) -> Result<bool, String> {
-    let mut ctx = Context::default();
-    for (name, v) in vars {
-        ctx.add_variable_from_value(name.as_str(), json_to_cel(v));
+/// Variables bound once for several rules (binding a list of 100 readings costs more than
+/// evaluating a rule over it).
+pub struct Activation {
+    ctx: Context<'static, 'static>,
+}
+
+impl std::fmt::Debug for Activation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Activation").finish_non_exhaustive()
     }
-    match compiled.program.execute(&ctx) {
+}
+
+impl Activation {
+    /// Binds the variables of `vars` for which `needed(name)` holds.
+    pub fn new(vars: &BTreeMap<String, Json>, needed: impl Fn(&str) -> bool) -> Self {
+        let mut ctx = Context::default();
+        for (name, v) in vars {
+            if needed(name) {
+                ctx.add_variable_from_value(name.as_str(), json_to_cel(v));
+            }
+        }
+        Activation { ctx }
+    }
+}
+
+/// Evaluates `compiled` in `activation`; `Ok(b)` for a boolean result, `Err` with the reason
+/// for an evaluation error or a non-boolean result.
+pub fn evaluate_in(compiled: &Compiled, activation: &Activation) -> Result<bool, String> {
+    match compiled.program.execute(&activation.ctx) {
         Ok(Value::Bool(b)) => Ok(b),
         Ok(other) => Err(format!("evaluated to {other:?}, not a bool")),
         Err(e) => Err(format!("evaluation error: {e}")),
     }
+}
+
+/// Evaluates `compiled` with `vars` (binding only the variables it reads); see [`evaluate_in`].
+pub fn evaluate(compiled: &Compiled, vars: &BTreeMap<String, Json>) -> Result<bool, String> {
+    let activation = Activation::new(vars, |n| compiled.reads(n));
+    evaluate_in(compiled, &activation)
 }
 
 /// Evaluates `expr` with `vars` and returns the result as JSON (for the interop test and

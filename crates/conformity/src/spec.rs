@@ -171,6 +171,11 @@ impl OrderSpec {
     /// 1 and the number of keys, every keyid known, artifact rules parse and name known steps,
     /// CEL expressions parse and name known steps, expiry readable.
     pub fn validate(&self) -> Result<()> {
+        self.validate_and_compile().map(|_| ())
+    }
+
+    /// [`OrderSpec::validate`], returning the compiled CEL rules in rule order.
+    pub(crate) fn validate_and_compile(&self) -> Result<Vec<crate::celrules::Compiled>> {
         let bad = |m: String| Err(Error::InvalidSpec(m));
         self.expires_unix()?;
         if self.steps.is_empty() {
@@ -216,6 +221,7 @@ impl OrderSpec {
             }
         }
         let mut rule_names = BTreeSet::new();
+        let mut programs = Vec::with_capacity(self.rules.len());
         for r in &self.rules {
             if !rule_names.insert(r.name.as_str()) {
                 return bad(format!("rule {:?} appears twice", r.name));
@@ -223,10 +229,12 @@ impl OrderSpec {
             if !names.contains(r.step.as_str()) {
                 return bad(format!("rule {:?} names unknown step {:?}", r.name, r.step));
             }
-            crate::celrules::compile(&r.expr)
-                .map_err(|e| Error::InvalidSpec(format!("rule {:?}: {e}", r.name)))?;
+            programs.push(
+                crate::celrules::compile(&r.expr)
+                    .map_err(|e| Error::InvalidSpec(format!("rule {:?}: {e}", r.name)))?,
+            );
         }
-        Ok(())
+        Ok(programs)
     }
 
     /// The unsigned statement: subject `urn:shinrai:order:<po>` (digest = SHA-256 of the PO
@@ -251,6 +259,7 @@ pub struct VerifiedSpec {
     spec: OrderSpec,
     envelope_sha256: String,
     signer_keyids: Vec<String>,
+    programs: std::sync::Arc<Vec<crate::celrules::Compiled>>,
 }
 
 impl VerifiedSpec {
@@ -263,6 +272,11 @@ impl VerifiedSpec {
     /// `policy.digest.sha256`.
     pub fn envelope_sha256(&self) -> &str {
         &self.envelope_sha256
+    }
+
+    /// The compiled CEL rules, in rule order.
+    pub(crate) fn programs(&self) -> &[crate::celrules::Compiled] {
+        &self.programs
     }
 
     /// Keyids of the ordering party's keys that signed.
@@ -281,11 +295,12 @@ pub fn verify_spec(
 ) -> Result<VerifiedSpec> {
     let verified = verify_statement(envelope_bytes, ordering_party, threshold)?;
     let spec: OrderSpec = verified.value().predicate_as()?;
-    spec.validate()?;
+    let programs = spec.validate_and_compile()?;
     Ok(VerifiedSpec {
         spec,
         envelope_sha256: sha256_hex(envelope_bytes),
         signer_keyids: verified.signer_keyids(),
+        programs: std::sync::Arc::new(programs),
     })
 }
 

@@ -174,8 +174,13 @@ pub fn verify_conformity(
     let all_keys: Vec<SslibKey> = s.keys.values().cloned().collect();
     let mut by_step: BTreeMap<String, StepEvidence> = BTreeMap::new();
     let mut inputs = Vec::new();
+    let mut seen = BTreeSet::new();
     for ev in evidence {
         let uri = ev.uri.to_owned();
+        // The same envelope given twice counts once (its readings must not be doubled).
+        if !seen.insert(sha256_hex(ev.envelope)) {
+            continue;
+        }
         let reject = |failures: &mut Vec<Failure>, step: &str, reason: String| {
             failures.push(failure(
                 "evidence",
@@ -393,11 +398,45 @@ pub fn verify_conformity(
 
     // CEL rules.
     let empty = StepEvidence::default();
-    for rule in &s.rules {
+    // Compile every rule once; bind each step's variables once for all its rules.
+    let programs = spec.programs();
+    let mut step_vars: BTreeMap<&str, StepVars> = BTreeMap::new();
+    for (rule, compiled) in s.rules.iter().zip(programs) {
         let ev = by_step.get(&rule.step).unwrap_or(&empty);
         let check = format!("rule:{}", rule.name);
-        let compiled = celrules::compile(&rule.expr).map_err(Error::InvalidSpec)?;
-        let readings = readings_of(&ev.events);
+        let (readings, vars, activation) =
+            step_vars.entry(rule.step.as_str()).or_insert_with(|| {
+                let needed: BTreeSet<&str> = s
+                    .rules
+                    .iter()
+                    .zip(programs)
+                    .filter(|(r, _)| r.step == rule.step)
+                    .flat_map(|(_, c)| {
+                        [
+                            "readings",
+                            "events",
+                            "inspections",
+                            "materials",
+                            "products",
+                            "params",
+                            "step",
+                        ]
+                        .into_iter()
+                        .filter(|n| c.reads(n))
+                    })
+                    .collect();
+                let readings = readings_of(&ev.events);
+                let mut vars = rule_vars(
+                    s,
+                    &rule.step,
+                    ev,
+                    reduced.get(&rule.step),
+                    needed.contains("events"),
+                );
+                vars.insert("readings".into(), Value::Array(readings.clone()));
+                let activation = celrules::Activation::new(&vars, |n| needed.contains(n));
+                (readings, vars, activation)
+            });
         let event_ids: Vec<String> = ev
             .events
             .iter()
@@ -413,12 +452,10 @@ pub fn verify_conformity(
             ));
             continue;
         }
-        let mut vars = rule_vars(s, &rule.step, ev, reduced.get(&rule.step));
-        vars.insert("readings".into(), Value::Array(readings.clone()));
-        match celrules::evaluate(&compiled, &vars) {
+        match celrules::evaluate_in(compiled, activation) {
             Ok(true) => {}
             outcome => {
-                let (culprits, value) = culprits(&compiled, &vars, &readings);
+                let (culprits, value) = culprits(compiled, vars, readings);
                 let why = match outcome {
                     Err(e) => e,
                     _ => "evaluated to false".to_owned(),
@@ -475,6 +512,9 @@ pub fn verify_conformity(
         final_products,
     })
 }
+
+/// A step's CEL inputs: the readings, all variables as JSON, and the bound activation.
+type StepVars = (Vec<Value>, BTreeMap<String, Value>, celrules::Activation);
 
 enum Claim {
     Record(StepRecord),
@@ -535,6 +575,7 @@ fn rule_vars(
     step: &str,
     ev: &StepEvidence,
     artifacts: Option<&StepArtifacts>,
+    with_events: bool,
 ) -> BTreeMap<String, Value> {
     let mut params = serde_json::Map::new();
     params.insert("po".into(), s.parameters.po_number.clone().into());
@@ -545,6 +586,7 @@ fn rule_vars(
     let events: Vec<Value> = ev
         .events
         .iter()
+        .filter(|_| with_events)
         .map(|(_, e)| serde_json::from_slice(&e.to_json_bytes()).unwrap_or(Value::Null))
         .collect();
     let inspections: Vec<Value> = ev

@@ -296,3 +296,59 @@ fn spec_validation_refuses_unknown_steps_keys_and_bad_rules() {
     s.steps[1].threshold = 3;
     assert!(matches!(s.validate(), Err(Error::InvalidSpec(_))));
 }
+
+#[test]
+fn the_same_evidence_given_twice_counts_once() {
+    let p = Parties::new();
+    let mut ev = good_evidence(&p, &[22.5]);
+    ev.push(("urn:e:torque-again", ev[2].1.clone()));
+    let r = verify(&p, &spec_env(&p), &ev);
+    assert!(r.passed(), "{}", reasons(&r));
+    assert_eq!(r.vsa().input_attestations.len(), 3);
+}
+
+#[test]
+fn a_failed_inspection_fails_the_inspection_rule() {
+    use shinrai_conformity::spec::AttributeRule;
+    use shinrai_envelope::statement::sign_statement;
+    use shinrai_evidence::step::InspectionResult;
+    let p = Parties::new();
+    let mut s = spec(&p, FUTURE);
+    s.rules.push(AttributeRule {
+        name: "leak-test-passed".into(),
+        step: "assemble".into(),
+        expr: "size(inspections) > 0 && inspections.all(i, i.passed)".into(),
+        description: String::new(),
+    });
+    let env = s.sign(&[&p.owner]).expect("sign").to_json_bytes();
+    let inspection = |passed: bool| {
+        let i = InspectionResult {
+            step: "assemble".into(),
+            inspection: "leak-test".into(),
+            passed,
+            measurements: Default::default(),
+            notes: String::new(),
+        };
+        let st = i.to_statement(&body()).expect("statement");
+        sign_statement(&st, &[&p.wrench])
+            .expect("sign")
+            .to_json_bytes()
+    };
+    let mut ev = good_evidence(&p, &[22.5]);
+    let r = verify(&p, &env, &ev);
+    assert!(
+        r.failures()
+            .iter()
+            .any(|f| f.check == "rule:leak-test-passed"),
+        "no inspection: {}",
+        reasons(&r)
+    );
+    ev.push(("urn:e:leak", inspection(false)));
+    let r = verify(&p, &env, &ev);
+    assert_eq!(r.failures().len(), 1, "{}", reasons(&r));
+    assert_eq!(r.failures()[0].check, "rule:leak-test-passed");
+    ev.pop();
+    ev.push(("urn:e:leak", inspection(true)));
+    let r = verify(&p, &env, &ev);
+    assert!(r.passed(), "{}", reasons(&r));
+}
