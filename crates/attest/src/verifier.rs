@@ -42,7 +42,10 @@ pub struct HistoryEntry {
 struct Chain {
     cert: CertificateInfo,
     identity: DeviceIdentity,
+    ueid: Vec<u8>,
     maker: usize,
+    /// The device key parsed once (point decoding and validation are not repeated per appraisal).
+    key: aws_lc_rs::signature::ParsedPublicKey,
 }
 
 /// What the verifier remembers about a device to detect clones and rollbacks.
@@ -252,13 +255,26 @@ impl Verifier {
         };
         match check_issued(&self.makers[maker], &cert) {
             Ok(identity) => {
+                let Ok(key) = aws_lc_rs::signature::ParsedPublicKey::new(
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1,
+                    &cert.public_key.bytes,
+                ) else {
+                    return Ok(Err((
+                        cert,
+                        Error::MalformedCertificate(
+                            "the device public key is not a valid P-256 point".into(),
+                        ),
+                    )));
+                };
                 if self.chains.len() >= MAX_CACHED_CHAINS {
                     self.chains.clear();
                 }
                 let c = Arc::new(Chain {
+                    ueid: identity.ueid(),
                     cert,
                     identity,
                     maker,
+                    key,
                 });
                 self.chains.insert(fp, Arc::clone(&c));
                 Ok(Ok(c))
@@ -317,9 +333,9 @@ impl Verifier {
             }
         };
         let ca = &self.makers[chain.maker];
-        let identity = chain.identity.clone();
-        let summary = summary(&chain.cert, Some(&identity));
-        let ueid = identity.ueid();
+        let identity = &chain.identity;
+        let summary = summary(&chain.cert, Some(identity));
+        let ueid = chain.ueid.clone();
 
         if let Err(e) = check_current(ca, &chain.cert, now, &self.revoked) {
             let (code, msg) = match &e {
@@ -348,7 +364,7 @@ impl Verifier {
         if !ev
             .signatures
             .iter()
-            .any(|s| crate::verify_signature(&chain.cert.public_key, &ev.signed, s, true))
+            .any(|s| chain.key.verify_sig(&ev.signed, s).is_ok())
         {
             d.bad(
                 ReasonCode::KeyNotCertified,
@@ -384,8 +400,8 @@ impl Verifier {
             ),
         }
 
-        self.check_identity(&ev, &identity, &chain.cert.public_key, &ueid, &mut d);
-        let version = self.check_measurements(&ev, &identity, &mut d);
+        self.check_identity(&ev, identity, &chain.cert.public_key, &ueid, &mut d);
+        let version = self.check_measurements(&ev, identity, &mut d);
         Ok(self.finish_with(d, summary, Some(ueid), nonce_text, now, version))
     }
 
