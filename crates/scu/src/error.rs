@@ -47,6 +47,12 @@ pub enum Error {
     /// A signature did not verify.
     #[error("signature does not verify")]
     BadSignature,
+    /// Some signatures of a batch did not verify.
+    #[error("{} signature(s) in the batch do not verify (positions {invalid:?})", invalid.len())]
+    BatchFailed {
+        /// Zero-based positions of the invalid items.
+        invalid: Vec<usize>,
+    },
     /// The audit log could not be read or written.
     #[error("audit log {path}: {reason}")]
     Audit {

@@ -14,10 +14,11 @@ mod types;
 pub use types::*;
 
 pub mod audit;
+pub mod batch;
 pub mod error;
-pub mod soft;
 #[cfg(feature = "pkcs11")]
 pub mod pkcs11;
+pub mod soft;
 
 pub use error::Error;
 
