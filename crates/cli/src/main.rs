@@ -32,7 +32,31 @@ enum Command {
     Sign(cmd::sign::SignArgs),
     /// Verify a DSSE envelope against public keys; exit 0 if valid, 1 with the reason if not.
     Verify(cmd::verify::VerifyArgs),
-    /// Measure performance (not a test): `bench crypto`.
+    /// Create a trust store (SQLite + content folder) with its log key and first organisation.
+    Init(cmd::store::InitArgs),
+    /// Manage the organisations a trust store knows (keys and write tokens).
+    #[command(subcommand)]
+    Org(cmd::store::OrgCmd),
+    /// Serve the trust store over HTTP (registration, tiles, search, trace, OpenAPI).
+    Serve(cmd::store::ServeArgs),
+    /// Register a signed statement in a trust store; prints the entry id, saves the receipt.
+    Register(cmd::store::RegisterArgs),
+    /// Fetch a registered entry.
+    Get(cmd::store::GetArgs),
+    /// Search the trust store (subject, issuer, predicate type, time range).
+    Search(cmd::store::SearchArgs),
+    /// Trace a subject upstream (inputs) or downstream (where used).
+    Trace(cmd::store::TraceArgs),
+    /// Check receipts offline.
+    #[command(subcommand)]
+    Receipt(cmd::store::ReceiptCmd),
+    /// Audit a log: fetch every tile, recompute the tree, check checkpoints and consistency.
+    #[command(subcommand)]
+    Log(cmd::store::LogCmd),
+    /// OT anomaly detection: learn, detect, live capture, sensors and the monitoring centre.
+    #[command(subcommand)]
+    Monitor(cmd::monitor::MonitorCmd),
+    /// Measure performance (not a test): `bench crypto`, `bench store`, `bench monitor`.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
     /// Run a scenario end to end.
@@ -55,6 +79,16 @@ fn main() -> ExitCode {
         Command::Key(c) => cmd::key::run(c),
         Command::Sign(a) => cmd::sign::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::Init(a) => cmd::store::run_init(a),
+        Command::Org(c) => cmd::store::run_org(c),
+        Command::Serve(a) => cmd::store::run_serve(a),
+        Command::Register(a) => cmd::store::run_register(a),
+        Command::Get(a) => cmd::store::run_get(a),
+        Command::Search(a) => cmd::store::run_search(a),
+        Command::Trace(a) => cmd::store::run_trace(a),
+        Command::Receipt(c) => cmd::store::run_receipt(c),
+        Command::Log(c) => cmd::store::run_log(c),
+        Command::Monitor(c) => cmd::monitor::run(c),
         Command::Bench(c) => cmd::bench::run(c),
         Command::Demo(c) => cmd::demo::run(c),
     };

@@ -12,6 +12,10 @@ use shinrai_scu::{Algorithm, KeyStore, Purpose, UsagePolicy};
 pub enum BenchCmd {
     /// Sign and verify operations per second on the soft SCU backend, beside `openssl speed`.
     Crypto(CryptoArgs),
+    /// Registrations per second over HTTP, integration latency, proof and search latency.
+    Store(super::store::BenchStoreArgs),
+    /// Packets per second for learning and detection, beside a Kitsune-style baseline.
+    Monitor(super::monitor::BenchMonitorArgs),
 }
 
 /// Options of `bench crypto`.
@@ -29,6 +33,8 @@ pub struct CryptoArgs {
 pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
     match cmd {
         BenchCmd::Crypto(a) => crypto(a),
+        BenchCmd::Store(a) => super::store::run_bench_store(a),
+        BenchCmd::Monitor(a) => super::monitor::bench(a).map(|()| ExitCode::SUCCESS),
     }
 }
 

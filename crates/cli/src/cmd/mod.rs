@@ -3,5 +3,7 @@
 pub mod bench;
 pub mod demo;
 pub mod key;
+pub mod monitor;
 pub mod sign;
+pub mod store;
 pub mod verify;
