@@ -691,6 +691,14 @@ impl Monitor {
         let ts = frame.ts_us;
         if self.start_us.is_none() {
             self.start_us = Some(ts);
+            // Silence and absence count from the start of monitoring, not from the end of
+            // learning (a model is often loaded hours later).
+            for a in self.ips.values_mut() {
+                a.last_us = ts;
+            }
+            for l in &mut self.links {
+                l.last_us = ts;
+            }
             if let Some(d) = self.opts.inventory_learning_us
                 && !self.inventory_protect
             {

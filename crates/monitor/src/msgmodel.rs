@@ -76,10 +76,12 @@ impl OffsetProfile {
 
     /// Class of this offset.
     pub fn kind(&self) -> OffsetKind {
+        // A small set needs evidence: its values must repeat (n >= 4 per distinct value);
+        // otherwise a few samples of a continuous value would look like a set.
         match (self.n, self.distinct()) {
             (0, _) => OffsetKind::Absent,
             (_, 1) => OffsetKind::Constant,
-            (_, d) if d <= SET_MAX => OffsetKind::Set,
+            (n, d) if d <= SET_MAX && n >= 4 * d => OffsetKind::Set,
             _ => OffsetKind::Range,
         }
     }
@@ -90,12 +92,18 @@ impl OffsetProfile {
         if self.n == 0 || self.contains(v) {
             return true;
         }
-        if self.distinct() <= SET_MAX {
+        if self.is_fixed() {
             return false;
         }
         let tol = (u16::from(self.max - self.min) / 8 + 1) as i32;
         let v = i32::from(v);
         v >= i32::from(self.min) - tol && v <= i32::from(self.max) + tol
+    }
+
+    /// True for a constant or a small set (values outside are anomalies, no tolerance).
+    #[inline]
+    pub fn is_fixed(&self) -> bool {
+        matches!(self.kind(), OffsetKind::Constant | OffsetKind::Set)
     }
 
     /// The expected values as text: `0x03`, `{0x03,0x10}` or `0x00..=0x64`.
@@ -245,7 +253,7 @@ impl DirModel {
                 if self.disc.contains(&(o as u16)) || self.counters.contains(&(o as u16)) {
                     continue;
                 }
-                if prof.distinct() <= SET_MAX && !prof.contains(p[o]) && !self.is_length_offset(o) {
+                if prof.is_fixed() && !prof.contains(p[o]) && !self.is_length_offset(o) {
                     violations.push(OffsetViolation {
                         offset: o as u32,
                         expected: prof.describe(),
@@ -296,7 +304,7 @@ impl DirModel {
             if prof.accepts(v) || self.counters.contains(&(o as u16)) {
                 continue;
             }
-            let fixed = prof.distinct() <= SET_MAX;
+            let fixed = prof.is_fixed();
             violations.push(OffsetViolation {
                 offset: o as u32,
                 expected: prof.describe(),
