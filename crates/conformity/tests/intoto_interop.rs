@@ -170,6 +170,10 @@ fn in_toto_reference_agrees_with_shinrai_on_accept_and_reject_cases() {
     let dirs: Vec<_> = cases.iter().map(|c| tmp.path().join(c.name)).collect();
     for (c, d) in cases.iter().zip(&dirs) {
         export(&p, c, d);
+        // For benchmarking the reference on the same chain: keep a copy where asked.
+        if let Some(keep) = std::env::var_os("SHINRAI_KEEP_INTOTO_CASES") {
+            export(&p, c, &Path::new(&keep).join(c.name));
+        }
     }
     let out = Command::new(python())
         .arg(repo_root().join("tests/interop/intoto_verify.py"))
