@@ -85,6 +85,21 @@ pub enum Error {
         subject: String,
     },
 
+    /// Bytes given as a certificate revocation list are not one.
+    #[error("malformed revocation list: {0}")]
+    MalformedRevocationList(String),
+
+    /// A revocation list is not current: a newer one must be fetched from the manufacturer.
+    #[error(
+        "the revocation list is not current (valid from {this_update} to {next_update}, Unix time): fetch the manufacturer's latest"
+    )]
+    StaleRevocationList {
+        /// Its `thisUpdate`, Unix seconds.
+        this_update: i64,
+        /// Its `nextUpdate`, Unix seconds (0 when absent).
+        next_update: i64,
+    },
+
     /// A key or signature algorithm this crate does not accept.
     #[error("unsupported algorithm: {0}")]
     UnsupportedAlgorithm(String),

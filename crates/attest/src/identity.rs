@@ -284,6 +284,76 @@ impl ManufacturerCa {
         &self.cert
     }
 
+    /// rcgen's view of this CA as an issuer. The issuer name must be byte-identical to the CA
+    /// certificate's subject, so it is rebuilt exactly as [`ManufacturerCa::create`] wrote it.
+    fn issuer<'k>(&self, key: &'k ScuKey<'k>) -> Issuer<'static, &'k ScuKey<'k>> {
+        let mut ca_params = CertificateParams::default();
+        let mut ca_dn = DistinguishedName::new();
+        ca_dn.push(DnType::OrganizationName, self.organisation());
+        ca_dn.push(
+            DnType::CommonName,
+            format!("{} Device Identity CA", self.organisation()),
+        );
+        ca_params.distinguished_name = ca_dn;
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        Issuer::new(ca_params, key)
+    }
+
+    /// Issues an X.509 CRL (RFC 5280) revoking `revoked` (certificates this CA issued), signed
+    /// with the CA key `ca_label`: how a manufacturer publishes revocations that verifiers can
+    /// check ([`RevocationList::from_crl`]). Times are Unix seconds.
+    pub fn issue_crl(
+        &self,
+        store: &dyn KeyStore,
+        ca_label: &str,
+        revoked: &[CertificateInfo],
+        crl_number: u64,
+        this_update: u64,
+        next_update: u64,
+    ) -> Result<Vec<u8>> {
+        let key = ScuKey::new(store, ca_label)?;
+        if key.public != self.cert.public_key {
+            return Err(Error::InvalidArgument(format!(
+                "key {ca_label:?} is not the key of the CA {:?}",
+                self.cert.subject
+            )));
+        }
+        let (this, next) = Validity {
+            not_before: this_update,
+            not_after: next_update,
+        }
+        .to_time()?;
+        let mut revoked_certs = Vec::with_capacity(revoked.len());
+        for c in revoked {
+            if c.issuer_raw != self.cert.subject_raw {
+                return Err(Error::InvalidArgument(format!(
+                    "{:?} was not issued by this CA and cannot be in its revocation list",
+                    c.subject
+                )));
+            }
+            let serial = hex::decode(&c.serial_hex)
+                .map_err(|_| Error::InvalidArgument("bad certificate serial".into()))?;
+            revoked_certs.push(rcgen::RevokedCertParams {
+                serial_number: SerialNumber::from_slice(&serial),
+                revocation_time: this,
+                reason_code: None,
+                invalidity_date: None,
+            });
+        }
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: this,
+            next_update: next,
+            crl_number: SerialNumber::from_slice(&crl_number.max(1).to_be_bytes()),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let crl = params
+            .signed_by(&self.issuer(&key))
+            .map_err(|e| key.explain(e))?;
+        Ok(crl.der().to_vec())
+    }
+
     /// Issues a device identity certificate for `device_key` (ECDSA P-256, in the device's SCU),
     /// signed with this CA's key `ca_label` in `store`. Returns the certificate, DER.
     pub fn issue_device_certificate(
@@ -331,17 +401,7 @@ impl ManufacturerCa {
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.use_authority_key_identifier_extension = true;
-        // The issuer name must be byte-identical to the CA certificate's subject.
-        let mut ca_params = CertificateParams::default();
-        let mut ca_dn = DistinguishedName::new();
-        ca_dn.push(DnType::OrganizationName, self.organisation());
-        ca_dn.push(
-            DnType::CommonName,
-            format!("{} Device Identity CA", self.organisation()),
-        );
-        ca_params.distinguished_name = ca_dn;
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let issuer = Issuer::new(ca_params, &key);
+        let issuer = self.issuer(&key);
         let cert = params
             .signed_by(&SubjectKey(device_key), &issuer)
             .map_err(|e| key.explain(e))?;
@@ -644,6 +704,69 @@ impl RevocationList {
                 .revoked
                 .contains(&(cert.issuer.clone(), cert.serial_hex.clone()))
     }
+    /// Reads an X.509 CRL issued by `ca` (see [`ManufacturerCa::issue_crl`]): checks the issuer
+    /// name, the CA's signature and that the list is current at `now` (`thisUpdate <= now <=
+    /// nextUpdate`), and returns the revoked certificates.
+    pub fn from_crl(ca: &ManufacturerCa, der: &[u8], now: u64) -> Result<Self> {
+        use x509_parser::revocation_list::CertificateRevocationList;
+        let bad = |m: String| Error::MalformedRevocationList(m);
+        if der.len() > 4 * 1024 * 1024 {
+            return Err(bad("larger than 4 MiB".into()));
+        }
+        let (rest, crl) = CertificateRevocationList::from_der(der)
+            .map_err(|e| bad(format!("not a DER X.509 CRL ({e})")))?;
+        if !rest.is_empty() {
+            return Err(bad("trailing bytes after the CRL".into()));
+        }
+        if crl.tbs_cert_list.issuer.as_raw() != ca.cert.subject_raw.as_slice() {
+            return Err(Error::UnknownIssuer {
+                issuer: crl.tbs_cert_list.issuer.to_string(),
+            });
+        }
+        let key = &ca.cert.public_key;
+        let alg_ok = matches!(
+            (
+                key.algorithm,
+                oid_str(&crl.signature_algorithm.algorithm).as_str()
+            ),
+            (Algorithm::EcdsaP256, "1.2.840.10045.4.3.2") | (Algorithm::Ed25519, "1.3.101.112")
+        );
+        if !alg_ok
+            || !crate::verify_signature(
+                key,
+                crl.tbs_cert_list.as_ref(),
+                &crl.signature_value.data,
+                true,
+            )
+        {
+            return Err(Error::BadCertificateSignature {
+                subject: "revocation list".into(),
+                issuer: ca.cert.subject.clone(),
+            });
+        }
+        let now_i = i64::try_from(now).unwrap_or(i64::MAX);
+        let this_update = crl.last_update().timestamp();
+        let next_update = crl.next_update().map(|t| t.timestamp());
+        if now_i < this_update || next_update.is_some_and(|n| now_i > n) {
+            return Err(Error::StaleRevocationList {
+                this_update,
+                next_update: next_update.unwrap_or(0),
+            });
+        }
+        let issuer = ca.cert.subject.clone();
+        Ok(RevocationList {
+            revoked: crl
+                .iter_revoked_certificates()
+                .map(|r| (issuer.clone(), hex::encode(r.raw_serial())))
+                .collect(),
+        })
+    }
+
+    /// Adds every entry of `other`.
+    pub fn merge(&mut self, other: RevocationList) {
+        self.revoked.extend(other.revoked);
+    }
+
     /// Number of revoked certificates.
     pub fn len(&self) -> usize {
         self.revoked.len()

@@ -217,3 +217,135 @@ fn openssl_verifies_the_device_chain() {
         assert!(subject.contains("CN = TS-100"), "{subject}");
     });
 }
+
+every_backend!(
+    manufacturer_crl_revokes_a_device_and_forged_or_stale_crls_are_refused,
+    |store| {
+        let mut w = World::new(store);
+        let a = w.device("dev-a", "SN-A");
+        let b = w.device("dev-b", "SN-B");
+        let a_info = CertificateInfo::parse(&a).expect("parse");
+        let crl =
+            w.ca.issue_crl(
+                store,
+                &w.ca_label,
+                &[a_info.clone()],
+                1,
+                NOW - 60,
+                NOW + 86_400,
+            )
+            .expect("issue crl");
+        let list = RevocationList::from_crl(&w.ca, &crl, NOW).expect("read crl");
+        assert!(list.is_revoked(&a_info));
+        assert!(!list.is_revoked(&CertificateInfo::parse(&b).expect("parse")));
+        assert!(matches!(
+            validate_device_certificate(&w.ca, &a, NOW, &list),
+            Err(Error::CertificateRevoked { .. })
+        ));
+        assert!(validate_device_certificate(&w.ca, &b, NOW, &list).is_ok());
+
+        // The verifier uses it.
+        w.verifier.set_revocation_list(list);
+        let ear = w.attest("dev-a", &a, &w.genuine_state());
+        assert!(
+            ear.has(shinrai_attest::ReasonCode::CertificateRevoked),
+            "{}",
+            ear.explain()
+        );
+
+        // Stale (past nextUpdate) and not yet valid lists are refused.
+        assert!(matches!(
+            RevocationList::from_crl(&w.ca, &crl, NOW + 2 * 86_400),
+            Err(Error::StaleRevocationList { .. })
+        ));
+        assert!(matches!(
+            RevocationList::from_crl(&w.ca, &crl, NOW - 3600),
+            Err(Error::StaleRevocationList { .. })
+        ));
+        // A look-alike CA cannot revoke (or un-revoke) the maker's devices.
+        let forger = World::with_ca("forger", store, Algorithm::EcdsaP256, MAKER);
+        let forged = forger
+            .ca
+            .issue_crl(store, "forger", &[], 2, NOW - 60, NOW + 86_400)
+            .expect("forged crl");
+        assert!(matches!(
+            RevocationList::from_crl(&w.ca, &forged, NOW),
+            Err(Error::BadCertificateSignature { .. })
+        ));
+        // A certificate from another CA cannot be put on this CA's list.
+        let other = World::with_ca("other", store, Algorithm::EcdsaP256, "Other Maker");
+        let foreign = CertificateInfo::parse(&other.device("dev-o", "SN-O")).expect("parse");
+        assert!(matches!(
+            w.ca.issue_crl(store, &w.ca_label, &[foreign], 3, NOW, NOW + 60),
+            Err(Error::InvalidArgument(_))
+        ));
+        for bad in [&b""[..], b"crl", &crl[..crl.len() - 1]] {
+            assert!(matches!(
+                RevocationList::from_crl(&w.ca, bad, NOW),
+                Err(Error::MalformedRevocationList(_))
+            ));
+        }
+    }
+);
+
+#[test]
+fn openssl_checks_the_manufacturer_crl() {
+    on_soft(|store| {
+        let w = World::new(store);
+        let a = w.device("dev-a", "SN-A");
+        let crl =
+            w.ca.issue_crl(
+                store,
+                &w.ca_label,
+                &[CertificateInfo::parse(&a).expect("parse")],
+                7,
+                NOW - 60,
+                NOW + 86_400,
+            )
+            .expect("crl");
+        let dir = tempfile::tempdir().expect("dir");
+        let ca = dir.path().join("ca.pem");
+        let crl_path = dir.path().join("crl.der");
+        let dev = dir.path().join("dev.pem");
+        std::fs::write(&ca, w.ca.certificate_pem()).expect("write");
+        std::fs::write(&crl_path, &crl).expect("write");
+        std::fs::write(&dev, shinrai_attest::identity::der_to_pem(&a)).expect("write");
+        let out = std::process::Command::new("openssl")
+            .args(["crl", "-inform", "DER", "-noout", "-CAfile"])
+            .arg(&ca)
+            .arg("-in")
+            .arg(&crl_path)
+            .output()
+            .expect("openssl is required for this interop test: apt-get install openssl");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && text.contains("verify OK"), "{text}");
+        // openssl, given the CRL, refuses the revoked device certificate.
+        let pem_crl = dir.path().join("crl.pem");
+        let conv = std::process::Command::new("openssl")
+            .args(["crl", "-inform", "DER", "-outform", "PEM", "-in"])
+            .arg(&crl_path)
+            .arg("-out")
+            .arg(&pem_crl)
+            .output()
+            .expect("openssl");
+        assert!(conv.status.success());
+        let out = std::process::Command::new("openssl")
+            .args([
+                "verify",
+                "-crl_check",
+                "-attime",
+                &NOW.to_string(),
+                "-CAfile",
+            ])
+            .arg(&ca)
+            .arg("-CRLfile")
+            .arg(&pem_crl)
+            .arg(&dev)
+            .output()
+            .expect("openssl");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && text.contains("revoked"), "{text}");
+    });
+}
