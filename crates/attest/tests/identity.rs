@@ -229,7 +229,7 @@ every_backend!(
             w.ca.issue_crl(
                 store,
                 &w.ca_label,
-                &[a_info.clone()],
+                std::slice::from_ref(&a_info),
                 1,
                 NOW - 60,
                 NOW + 86_400,
