@@ -14,6 +14,9 @@ use shinrai_store::{Admin, Receipt, verify_receipt};
 
 use common::*;
 
+/// Acknowledged registrations: entry bytes and their receipts.
+type Acked = Vec<(Vec<u8>, Receipt)>;
+
 const BIN: &str = env!("CARGO_BIN_EXE_shinrai-store-dev");
 
 /// A server child process, killed when dropped (also when a test fails).
@@ -100,7 +103,7 @@ fn sigkill_during_writes_loses_no_acknowledged_entry_and_keeps_every_checkpoint_
     let log = TestLog::new();
     let (mut child, url) = spawn_server(log.dir.path());
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let acked: Arc<Mutex<Vec<(Vec<u8>, Receipt)>>> = Arc::default();
+    let acked: Arc<Mutex<Acked>> = Arc::default();
     let org = Arc::new(log.org);
     rt.block_on(async {
         let client = reqwest::Client::new();
