@@ -7,6 +7,8 @@ mod monitor;
 
 use clap::Parser;
 
+// Parsed once at start-up: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Parser, Debug)]
 #[command(name = "shinrai-monitor", about = "Shinrai OT anomaly detection")]
 enum Cli {

@@ -170,6 +170,9 @@ pub struct LinkRecord {
     pub key: LinkKey,
     /// Mode to resume in.
     pub mode: Mode,
+    /// First packet of the link during learning (µs).
+    #[serde(default)]
+    pub first_us: i64,
     /// Packets learned.
     pub packets: u64,
     /// Bytes learned.
@@ -274,6 +277,7 @@ struct MacAsset {
 struct Link {
     key: LinkKey,
     mode: Mode,
+    first_us: i64,
     last_us: i64,
     packets: u64,
     bytes: u64,
@@ -291,6 +295,7 @@ impl Link {
         Self {
             key,
             mode: Mode::Learning,
+            first_us: ts,
             last_us: ts,
             packets: 0,
             bytes: 0,
@@ -364,6 +369,7 @@ pub struct Monitor {
     last_sweep_us: i64,
     summary: Summary,
     refine: bool,
+    model_start_us: Option<i64>,
 }
 
 const SILENCE_MIN_US: i64 = 30_000_000;
@@ -392,6 +398,7 @@ impl Monitor {
             last_sweep_us: i64::MIN,
             summary: Summary::default(),
             refine: false,
+            model_start_us: None,
         }
     }
 
@@ -399,6 +406,7 @@ impl Monitor {
     pub fn from_model(model: &Model, opts: Options) -> Result<Self> {
         let mut m = Self::learning(opts);
         m.inventory_protect = true;
+        m.model_start_us = Some(model.start_us);
         for a in &model.assets {
             let macs = a
                 .macs
@@ -441,6 +449,7 @@ impl Monitor {
         }
         for r in &model.links {
             let mut l = Link::new(r.key, model.end_us);
+            l.first_us = r.first_us;
             l.mode = r.mode;
             if r.mode == Mode::Protecting {
                 l.learners = [None, None];
@@ -579,6 +588,7 @@ impl Monitor {
             .map(|l| LinkRecord {
                 key: l.key,
                 mode: l.mode,
+                first_us: l.first_us,
                 packets: l.packets,
                 bytes: l.bytes,
                 to_server: l.models[0].clone(),
@@ -692,12 +702,15 @@ impl Monitor {
         if self.start_us.is_none() {
             self.start_us = Some(ts);
             // Silence and absence count from the start of monitoring, not from the end of
-            // learning (a model is often loaded hours later).
-            for a in self.ips.values_mut() {
-                a.last_us = ts;
-            }
-            for l in &mut self.links {
-                l.last_us = ts;
+            // learning (a model is often loaded hours later): each asset and link is expected
+            // as long after the start as it first appeared after the start of learning.
+            if let Some(m0) = self.model_start_us {
+                for a in self.ips.values_mut() {
+                    a.last_us = ts.saturating_add((a.first_us - m0).max(0));
+                }
+                for l in &mut self.links {
+                    l.last_us = ts.saturating_add((l.first_us - m0).max(0));
+                }
             }
             if let Some(d) = self.opts.inventory_learning_us
                 && !self.inventory_protect
