@@ -843,6 +843,12 @@ fn valid_offset(s: &str) -> bool {
 }
 
 fn check_vocab(field: &str, value: &str, words: &[&str]) -> Result<()> {
+    // The GS1 schema refuses the old URN and ns.gs1.org forms of CBV values.
+    if value.starts_with("urn:epcglobal:cbv") || value.contains("://ns.gs1.org/cbv/") {
+        return Err(Error::InvalidEvent(format!(
+            "{field} {value:?} uses the pre-2.0 CBV form; write the bare CBV 2.0 word or its https://ref.gs1.org/cbv/ URI"
+        )));
+    }
     if value.contains(':') || words.contains(&value) {
         Ok(())
     } else {
@@ -970,6 +976,11 @@ mod tests {
         let mut o = Event::new(EventType::ObjectEvent, t("2026-03-01T10:15:00Z"));
         o.action = None;
         assert!(o.validate().is_err());
+        let mut old = Event::new(EventType::ObjectEvent, t("2026-03-01T10:15:00Z"));
+        old.biz_step = Some("urn:epcglobal:cbv:bizstep:assembling".into());
+        assert!(matches!(old.validate(), Err(Error::InvalidEvent(_))));
+        old.biz_step = Some("assembly".into());
+        assert!(old.validate().is_err(), "not a CBV word");
         let json = br#"{"type":"ObjectEvent","eventTime":"2026-03-01T10:15:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","ext:x":1}"#;
         assert!(matches!(
             Event::from_json(json),

@@ -169,6 +169,30 @@ fn sample_events() -> Vec<Event> {
         ],
     ));
     events.push(e);
+
+    // Edge cases of the canonical form: a web-vocabulary URI, a string equal to a CBV word (the
+    // reference replaces it by the vocabulary URI), a numeric string, hex, URI and tiny values.
+    let mut e = Event::new(EventType::ObjectEvent, t("2026-03-07T00:00:00.0005Z"));
+    e.epc_list = vec![format!("{GTIN}/21/007")];
+    e.biz_step = Some("https://ref.gs1.org/cbv/BizStep-inspecting".into());
+    e.disposition = Some("in_progress".into());
+    let mut odd = SensorReport::new("Temperature");
+    odd.string_value = Some("in_progress".into());
+    odd.hex_binary_value = Some("0A1B".into());
+    odd.uri_value = Some("https://example.com/calibration/42".into());
+    odd.value = Some(0.000012);
+    odd.perc_rank = Some(50.0);
+    odd.perc_value = Some(-0.5);
+    let mut numeric = SensorReport::new("Length");
+    numeric.string_value = Some("007".into());
+    numeric.boolean_value = Some(false);
+    numeric.uom = Some("MMT".into());
+    e.sensor_element_list.push(SensorElement::new(
+        "urn:shinrai:device:c",
+        t("2026-03-07T00:00:00Z"),
+        vec![odd, numeric],
+    ));
+    events.push(e);
     events
 }
 
