@@ -265,6 +265,26 @@ impl NonceStore {
     pub fn outstanding(&self) -> usize {
         self.outstanding.len()
     }
+
+    /// The outstanding challenges (for saving a verifier's state).
+    pub fn challenges(&self) -> Vec<Challenge> {
+        let mut v: Vec<Challenge> = self
+            .outstanding
+            .iter()
+            .map(|(n, e)| Challenge {
+                nonce: *n,
+                expires_at: *e,
+            })
+            .collect();
+        v.sort_by_key(|c| (c.expires_at, c.nonce));
+        v
+    }
+
+    /// Restores an outstanding challenge (when loading a verifier's state).
+    pub fn restore(&mut self, challenge: &Challenge) {
+        self.outstanding
+            .insert(challenge.nonce, challenge.expires_at);
+    }
 }
 
 /// Signs `claims` with the device key `label` of `store` (purpose `device-evidence`) and returns

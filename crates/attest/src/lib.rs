@@ -42,7 +42,7 @@ pub use identity::{
     validate_device_certificate,
 };
 pub use lifecycle::{DeviceRecord, LifecycleEvent, LifecycleState};
-pub use verifier::{HistoryEntry, Verifier};
+pub use verifier::{DeviceMemory, HistoryEntry, Verifier, VerifierState};
 pub use voucher::{OwnershipVoucher, VerifiedOwnership};
 
 /// The README's example, compiled and run as a doctest so it cannot go stale.

@@ -38,6 +38,56 @@ pub struct HistoryEntry {
     pub codes: Vec<ReasonCode>,
 }
 
+/// What the verifier remembers about one device (clone and rollback detection), as saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceMemory {
+    /// UEID, hex.
+    pub ueid: String,
+    /// The first identity key seen for this UEID.
+    pub key: PublicKey,
+    /// Highest boot counter seen.
+    pub bootcount: u64,
+    /// Boot seed seen with it, hex.
+    pub bootseed: String,
+    /// Highest update counter seen.
+    pub update_count: u64,
+}
+
+/// A verifier's whole state as JSON-serialisable data, so a command-line verifier can keep
+/// nonces, clone state and history between runs ([`Verifier::export_state`],
+/// [`Verifier::from_state`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifierState {
+    /// Format version, 1.
+    pub version: u32,
+    /// Trusted manufacturer CA certificates, DER as lowercase hex.
+    pub manufacturers: Vec<String>,
+    /// Registered reference values.
+    pub reference_values: Vec<ReferenceValues>,
+    /// Revoked certificates.
+    pub revocations: RevocationList,
+    /// Challenges issued and not yet answered.
+    pub challenges: Vec<Challenge>,
+    /// Clone and rollback memory.
+    pub devices: Vec<DeviceMemory>,
+    /// Appraisal history per device (UEID hex).
+    pub history: std::collections::BTreeMap<String, Vec<HistoryEntry>>,
+}
+
+impl VerifierState {
+    /// JSON form.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Plain structs with string keys: serialisation cannot fail.
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+
+    /// Reads the JSON form.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        serde_json::from_slice(bytes)
+            .map_err(|e| Error::InvalidArgument(format!("verifier state is not valid JSON: {e}")))
+    }
+}
+
 /// A device certificate whose time-independent chain checks passed (cached by fingerprint).
 struct Chain {
     cert: CertificateInfo,
@@ -238,6 +288,85 @@ impl Verifier {
             .get(ueid)
             .map(|h| h.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// The verifier's state, to save between runs.
+    pub fn export_state(&self) -> VerifierState {
+        let mut reference_values: Vec<ReferenceValues> =
+            self.references.values().flatten().cloned().collect();
+        reference_values.sort_by(|a, b| {
+            (&a.maker, &a.model, &a.version).cmp(&(&b.maker, &b.model, &b.version))
+        });
+        let mut devices: Vec<DeviceMemory> = self
+            .devices
+            .iter()
+            .map(|(u, s)| DeviceMemory {
+                ueid: hex::encode(u),
+                key: s.key.clone(),
+                bootcount: s.bootcount,
+                bootseed: hex::encode(&s.bootseed),
+                update_count: s.update_count,
+            })
+            .collect();
+        devices.sort_by(|a, b| a.ueid.cmp(&b.ueid));
+        VerifierState {
+            version: 1,
+            manufacturers: self
+                .makers
+                .iter()
+                .map(|m| hex::encode(m.certificate_der()))
+                .collect(),
+            reference_values,
+            revocations: self.revoked.clone(),
+            challenges: self.nonces.challenges(),
+            devices,
+            history: self
+                .history
+                .iter()
+                .map(|(u, h)| (hex::encode(u), h.iter().cloned().collect()))
+                .collect(),
+        }
+    }
+
+    /// A verifier restored from saved state (manufacturer certificates are checked again).
+    pub fn from_state(state: VerifierState) -> Result<Self> {
+        if state.version != 1 {
+            return Err(Error::InvalidArgument(format!(
+                "unknown verifier state version {}",
+                state.version
+            )));
+        }
+        let unhex = |what: &str, s: &str| {
+            hex::decode(s)
+                .map_err(|_| Error::InvalidArgument(format!("verifier state: {what} is not hex")))
+        };
+        let mut v = Verifier::new();
+        for m in &state.manufacturers {
+            v.register_manufacturer(ManufacturerCa::from_der(&unhex("manufacturer", m)?)?);
+        }
+        for rv in state.reference_values {
+            v.register_reference_values(rv)?;
+        }
+        v.revoked = state.revocations;
+        for c in &state.challenges {
+            v.nonces.restore(c);
+        }
+        for d in state.devices {
+            v.devices.insert(
+                unhex("ueid", &d.ueid)?,
+                Seen {
+                    key: d.key,
+                    bootcount: d.bootcount,
+                    bootseed: unhex("bootseed", &d.bootseed)?,
+                    update_count: d.update_count,
+                },
+            );
+        }
+        for (u, h) in state.history {
+            v.history
+                .insert(unhex("ueid", &u)?, h.into_iter().collect());
+        }
+        Ok(v)
     }
 
     fn chain(

@@ -458,3 +458,49 @@ fn nonces_are_32_random_bytes_and_single_use() {
 // Keep the unused-import lint quiet when a backend-specific block is compiled out.
 #[allow(dead_code)]
 fn _uses(_: &dyn KeyStore) {}
+
+#[test]
+fn verifier_state_survives_a_save_and_restore() {
+    on_soft(|store| {
+        let mut w = World::new(store);
+        let cert = w.device("dev-1", "SN-0020");
+        let state = w.genuine_state();
+        assert_eq!(w.attest("dev-1", &cert, &state).status(), Status::Affirming);
+        // A challenge issued before the save is answered after the restore.
+        let ch = w.verifier.challenge(NOW).expect("challenge");
+        let saved = w.verifier.export_state().to_json();
+        let mut restored =
+            Verifier::from_state(shinrai_attest::VerifierState::from_json(&saved).expect("json"))
+                .expect("restore");
+        assert_eq!(restored.export_state().to_json(), saved);
+        let evidence = Attester::new(store, "dev-1", &cert)
+            .expect("attester")
+            .attest(&ch, &state, NOW)
+            .expect("evidence");
+        let ear = restored
+            .appraise(&evidence, &cert, NOW + 1)
+            .expect("appraise");
+        assert_eq!(ear.status(), Status::Affirming, "{}", ear.explain());
+        // Clone memory came along: the same count with another boot seed is a clone.
+        let mut clone = state.clone();
+        clone.bootseed = [9u8; 32];
+        let ch = restored.challenge(NOW).expect("challenge");
+        let evidence = Attester::new(store, "dev-1", &cert)
+            .expect("attester")
+            .attest(&ch, &clone, NOW)
+            .expect("evidence");
+        let ear = restored
+            .appraise(&evidence, &cert, NOW + 1)
+            .expect("appraise");
+        assert!(ear.has(ReasonCode::ClonedDevice), "{}", ear.explain());
+        let ueid = Attester::new(store, "dev-1", &cert)
+            .expect("a")
+            .identity()
+            .ueid();
+        assert_eq!(restored.history(&ueid).len(), 3);
+        let mut future = restored.export_state();
+        future.version = 2;
+        assert!(Verifier::from_state(future).is_err());
+        assert!(shinrai_attest::VerifierState::from_json(b"{}").is_err());
+    });
+}
