@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use shinrai_envelope::statement::{Predicate, Statement};
+use shinrai_envelope::keys::SslibKey;
+use shinrai_envelope::statement::{Predicate, Statement, Subject, verify_statement};
 
-use crate::spec::VerifiedSpec;
+use crate::spec::{VerifiedSpec, sha256_hex};
 use crate::{Error, Result};
 
 /// Predicate type of a VSA v1.
@@ -127,4 +128,73 @@ pub fn check_vsa_for_spec_digest(statement: &Statement, spec_sha256: &str) -> Re
         });
     }
     Ok(vsa)
+}
+
+/// A VSA whose signature verified against the verifier's keys. Only [`verify_vsa`] builds it;
+/// the chain walk checks each tier with it.
+#[derive(Debug, Clone)]
+pub struct VerifiedVsa {
+    subjects: Vec<Subject>,
+    predicate: VsaPredicate,
+    signer_keyids: Vec<String>,
+    envelope_sha256: String,
+}
+
+impl VerifiedVsa {
+    /// What the VSA is about (the verified products).
+    pub fn subjects(&self) -> &[Subject] {
+        &self.subjects
+    }
+
+    /// The VSA predicate.
+    pub fn predicate(&self) -> &VsaPredicate {
+        &self.predicate
+    }
+
+    /// Keyids of the verifier keys that signed.
+    pub fn signer_keyids(&self) -> &[String] {
+        &self.signer_keyids
+    }
+
+    /// SHA-256 of the VSA envelope bytes as received.
+    pub fn envelope_sha256(&self) -> &str {
+        &self.envelope_sha256
+    }
+
+    /// Checks the VSA was made against the specification whose envelope SHA-256 is
+    /// `spec_sha256`.
+    pub fn check_policy(&self, spec_sha256: &str) -> Result<()> {
+        let found = self
+            .predicate
+            .policy
+            .digest
+            .get("sha256")
+            .cloned()
+            .unwrap_or_default();
+        if found == spec_sha256 {
+            Ok(())
+        } else {
+            Err(Error::PolicyMismatch {
+                expected: spec_sha256.to_owned(),
+                found,
+            })
+        }
+    }
+}
+
+/// Verifies a signed VSA: DSSE signature by `threshold` of `verifier_keys` over the bytes
+/// received, statement shape, and predicate type [`VSA_PREDICATE_TYPE`].
+pub fn verify_vsa(
+    envelope_bytes: &[u8],
+    verifier_keys: &[SslibKey],
+    threshold: usize,
+) -> Result<VerifiedVsa> {
+    let verified = verify_statement(envelope_bytes, verifier_keys, threshold)?;
+    let predicate: VsaPredicate = verified.value().predicate_as()?;
+    Ok(VerifiedVsa {
+        subjects: verified.value().subject.clone(),
+        predicate,
+        signer_keyids: verified.signer_keyids(),
+        envelope_sha256: sha256_hex(envelope_bytes),
+    })
 }

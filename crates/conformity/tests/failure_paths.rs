@@ -352,3 +352,75 @@ fn a_failed_inspection_fails_the_inspection_rule() {
     let r = verify(&p, &env, &ev);
     assert!(r.passed(), "{}", reasons(&r));
 }
+
+#[test]
+fn signed_vsa_verifies_only_with_the_verifier_key_and_untampered() {
+    use shinrai_conformity::vsa::verify_vsa;
+    let p = Parties::new();
+    let env = spec_env(&p);
+    let r = verify(&p, &env, &good_evidence(&p, &[22.5]));
+    let verifier =
+        shinrai_conformity::bench::EphemeralSigner::generate(shinrai_scu::Algorithm::Ed25519)
+            .expect("key");
+    let signed = r.sign(None, &[&verifier]).expect("sign").to_json_bytes();
+    let v = verify_vsa(&signed, &[verifier.sslib_key().expect("key")], 1).expect("verifies");
+    assert!(v.predicate().passed());
+    assert_eq!(v.subjects()[0].name, "body");
+    v.check_policy(&shinrai_conformity_sha(&env))
+        .expect("same spec");
+    assert!(matches!(
+        v.check_policy(&"0".repeat(64)),
+        Err(Error::PolicyMismatch { .. })
+    ));
+    // Another verifier's key, or a VSA flipped to PASSED after signing: refused.
+    assert!(verify_vsa(&signed, &[p.outsider.sslib_key().expect("key")], 1).is_err());
+    let mut e = Envelope::parse(&signed).expect("parse");
+    let failed = verify(&p, &env, &good_evidence(&p, &[30.0]))
+        .sign(None, &[&verifier])
+        .expect("sign")
+        .to_json_bytes();
+    let mut f = Envelope::parse(&failed).expect("parse");
+    f.payload = String::from_utf8(f.payload.clone())
+        .expect("utf8")
+        .replace("\"FAILED\"", "\"PASSED\"")
+        .into_bytes();
+    assert!(verify_vsa(&f.to_json_bytes(), &[verifier.sslib_key().expect("key")], 1).is_err());
+    e.payload.push(b' ');
+    assert!(verify_vsa(&e.to_json_bytes(), &[verifier.sslib_key().expect("key")], 1).is_err());
+}
+
+#[test]
+fn rules_can_read_events_artifacts_and_parameters() {
+    use shinrai_conformity::spec::AttributeRule;
+    let p = Parties::new();
+    let mut s = spec(&p, FUTURE);
+    for (name, expr) in [
+        (
+            "all-assembling",
+            "size(events) == 1 && events.all(e, e.bizStep == 'assembling')",
+        ),
+        (
+            "bracket-consumed",
+            "'bracket' in materials && size(products) == 1",
+        ),
+        (
+            "right-order",
+            "params.po == 'PO-4711' && params.lot == 'L-7' && step == 'assemble'",
+        ),
+    ] {
+        s.rules.push(AttributeRule {
+            name: name.into(),
+            step: "assemble".into(),
+            expr: expr.into(),
+            description: String::new(),
+        });
+    }
+    let env = s.sign(&[&p.owner]).expect("sign").to_json_bytes();
+    let r = verify(&p, &env, &good_evidence(&p, &[22.5]));
+    assert!(r.passed(), "{}", reasons(&r));
+    s.parameters.lot = "L-8".into();
+    let env = s.sign(&[&p.owner]).expect("sign").to_json_bytes();
+    let r = verify(&p, &env, &good_evidence(&p, &[22.5]));
+    assert_eq!(r.failures().len(), 1, "{}", reasons(&r));
+    assert_eq!(r.failures()[0].check, "rule:right-order");
+}
