@@ -308,6 +308,31 @@ pub struct BizTransaction {
     pub id: String,
 }
 
+/// CBV 2.0 source/destination types (bare words allowed in `type`).
+pub const SOURCE_DEST_TYPES: &[&str] = &["owning_party", "possessing_party", "location"];
+
+/// Where goods came from (`sourceList` entry): e.g. the owning party before a transfer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// CBV type (`owning_party`, `possessing_party`, `location`) or a URI. Required here.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The party or place, e.g. a GLN as `https://id.gs1.org/417/<gln>`.
+    pub source: String,
+}
+
+/// Where goods went (`destinationList` entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    /// CBV type (`owning_party`, `possessing_party`, `location`) or a URI. Required here.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The party or place.
+    pub destination: String,
+}
+
 /// Who measured, when and how (`sensorMetadata`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -633,6 +658,12 @@ pub struct Event {
     /// Business transactions (purchase order, production order).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub biz_transaction_list: Vec<BizTransaction>,
+    /// Where the goods came from (transfers between organisations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_list: Vec<Source>,
+    /// Where the goods went.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destination_list: Vec<Destination>,
     /// Sensor readings.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensor_element_list: Vec<SensorElement>,
@@ -670,6 +701,8 @@ impl Event {
             read_point: None,
             biz_location: None,
             biz_transaction_list: Vec::new(),
+            source_list: Vec::new(),
+            destination_list: Vec::new(),
             sensor_element_list: Vec::new(),
         }
     }
@@ -789,6 +822,17 @@ impl Event {
             check_vocab("bizTransaction type", &b.kind, BIZ_TRANSACTION_TYPES)?;
             if !b.id.contains(':') {
                 return bad(format!("bizTransaction {:?} is not a URI", b.id));
+            }
+        }
+        let ends = self.source_list.iter().map(|x| (&x.kind, &x.source)).chain(
+            self.destination_list
+                .iter()
+                .map(|x| (&x.kind, &x.destination)),
+        );
+        for (kind, id) in ends {
+            check_vocab("source/destination type", kind, SOURCE_DEST_TYPES)?;
+            if !id.contains(':') {
+                return bad(format!("source/destination {id:?} is not a URI"));
             }
         }
         let quantities = self

@@ -4,7 +4,7 @@
 //! event type, then the event's fields in a fixed order, each written `name=value` with values
 //! canonicalised (timestamps in UTC at millisecond precision, numbers without trailing zeros,
 //! CBV words as web vocabulary URIs), the entries of each list sorted, and what the fixed order
-//! does not cover (here only `bizTransactionList`) appended generically. This module builds that
+//! does not cover (`bizTransactionList`, `sourceList`, `destinationList`) appended generically. This module builds that
 //! string from an [`Event`] the way the reference implementation (PyPI
 //! `epcis-event-hash-generator` 1.9) does for the fields this crate models; the interop test
 //! `tests/interop/epcis_check.py` checks equality on events with sensor readings.
@@ -81,19 +81,48 @@ pub fn pre_hash_string(event: &Event) -> Result<String> {
     c.location(&mut out, "bizLocation", event.biz_location.as_ref())?;
     c.sensors(&mut out, &event.sensor_element_list)?;
 
-    // Not consumed by the fixed order: appended generically, pairs sorted, `type` first.
-    if !event.biz_transaction_list.is_empty() {
-        let mut pairs = Vec::with_capacity(event.biz_transaction_list.len());
-        for b in &event.biz_transaction_list {
+    // Not consumed by the fixed order: appended generically, each list's entries sorted with
+    // `type` first, and the lists sorted among themselves.
+    let mut rest = Vec::new();
+    let pairs = |list: &str,
+                 entries: &mut dyn Iterator<Item = (&str, &str, &str)>|
+     -> Result<Option<String>> {
+        let mut items = Vec::new();
+        for (kind, name, value) in entries {
             let mut s = String::new();
-            c.generic(&mut s, "type", &b.kind)?;
-            c.generic(&mut s, "bizTransaction", &b.id)?;
-            pairs.push(s);
+            c.generic(&mut s, "type", kind)?;
+            c.generic(&mut s, name, value)?;
+            items.push(s);
         }
-        pairs.sort();
-        out.push_str("bizTransactionList");
-        out.push_str(&pairs.concat());
-    }
+        if items.is_empty() {
+            return Ok(None);
+        }
+        items.sort();
+        Ok(Some(format!("{list}{}", items.concat())))
+    };
+    rest.extend(pairs(
+        "bizTransactionList",
+        &mut event
+            .biz_transaction_list
+            .iter()
+            .map(|b| (b.kind.as_str(), "bizTransaction", b.id.as_str())),
+    )?);
+    rest.extend(pairs(
+        "sourceList",
+        &mut event
+            .source_list
+            .iter()
+            .map(|x| (x.kind.as_str(), "source", x.source.as_str())),
+    )?);
+    rest.extend(pairs(
+        "destinationList",
+        &mut event
+            .destination_list
+            .iter()
+            .map(|x| (x.kind.as_str(), "destination", x.destination.as_str())),
+    )?);
+    rest.sort();
+    out.push_str(&rest.concat());
     Ok(out)
 }
 
@@ -127,6 +156,14 @@ impl Canon {
         for b in &e.biz_transaction_list {
             expanded.insert(expand(&format!("{CBV}BTT-"), &b.kind));
         }
+        for k in e
+            .source_list
+            .iter()
+            .map(|x| &x.kind)
+            .chain(e.destination_list.iter().map(|x| &x.kind))
+        {
+            expanded.insert(expand(&format!("{CBV}SDT-"), k));
+        }
         for el in &e.sensor_element_list {
             for r in &el.sensor_report {
                 expanded.insert(expand(VOC, &r.kind));
@@ -157,6 +194,8 @@ impl Canon {
         others.extend(e.read_point.as_ref().map(|l| l.id.as_str()));
         others.extend(e.biz_location.as_ref().map(|l| l.id.as_str()));
         others.extend(e.biz_transaction_list.iter().map(|b| b.id.as_str()));
+        others.extend(e.source_list.iter().map(|x| x.source.as_str()));
+        others.extend(e.destination_list.iter().map(|x| x.destination.as_str()));
         for el in &e.sensor_element_list {
             if let Some(m) = &el.sensor_metadata {
                 others.extend(

@@ -77,6 +77,24 @@ fn sample_events() -> Vec<Event> {
         uom: None,
     });
     e.biz_step = Some("packing".into());
+    e.source_list.push(shinrai_evidence::epcis::Source {
+        kind: "owning_party".into(),
+        source: "https://id.gs1.org/417/4012345000009".into(),
+    });
+    e.destination_list
+        .push(shinrai_evidence::epcis::Destination {
+            kind: "owning_party".into(),
+            destination: "https://id.gs1.org/417/0614141000005".into(),
+        });
+    e.destination_list
+        .push(shinrai_evidence::epcis::Destination {
+            kind: "location".into(),
+            destination: "https://id.gs1.org/414/0614141000012".into(),
+        });
+    e.biz_transaction_list.push(BizTransaction {
+        kind: "desadv".into(),
+        id: "urn:shinrai:desadv:D-1".into(),
+    });
     e.sensor_element_list.push(SensorElement::new(
         "urn:shinrai:device:thermo-1",
         t("2026-03-02T13:00:00Z"),
