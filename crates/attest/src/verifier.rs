@@ -583,8 +583,17 @@ impl Verifier {
                         ReasonCode::ClonedDevice,
                         TrustClaim::InstanceIdentity,
                         format!(
-                            "Two devices answer with the certificate and key of {} serial {} (their boot counters disagree: {} after {}): the device has been cloned.",
-                            identity.model, identity.serial, c.bootcount, seen.bootcount
+                            "Two devices answer with the certificate and key of {} serial {} ({}): the device has been cloned.",
+                            identity.model,
+                            identity.serial,
+                            if c.bootcount < seen.bootcount {
+                                format!(
+                                    "its boot counter went back from {} to {}",
+                                    seen.bootcount, c.bootcount
+                                )
+                            } else {
+                                format!("boot number {} was reported twice, with different boot seeds", c.bootcount)
+                            }
                         ),
                     );
                 } else {
