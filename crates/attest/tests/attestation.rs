@@ -504,3 +504,23 @@ fn verifier_state_survives_a_save_and_restore() {
         assert!(shinrai_attest::VerifierState::from_json(b"{}").is_err());
     });
 }
+
+every_backend!(device_claiming_another_devices_id_is_refused, |store| {
+    let mut w = World::new(store);
+    let cert = w.device("dev-1", "SN-0030");
+    // Certified as SN-0030, but the claims say it is SN-0031.
+    let other = shinrai_attest::DeviceIdentity {
+        maker: common::MAKER.into(),
+        model: common::MODEL.into(),
+        serial: "SN-0031".into(),
+    };
+    let ch = w.verifier.challenge(NOW).expect("challenge");
+    let claims = Claims::new(&other, &ch, &w.genuine_state(), NOW);
+    let evidence = sign_claims(store, "dev-1", &claims).expect("sign");
+    let ear = w
+        .verifier
+        .appraise(&evidence, &cert, NOW)
+        .expect("appraise");
+    assert_eq!(ear.status(), Status::Contraindicated);
+    assert!(ear.has(ReasonCode::IdentityMismatch), "{}", ear.explain());
+});
