@@ -524,3 +524,10 @@ every_backend!(device_claiming_another_devices_id_is_refused, |store| {
     assert_eq!(ear.status(), Status::Contraindicated);
     assert!(ear.has(ReasonCode::IdentityMismatch), "{}", ear.explain());
 });
+
+#[test]
+fn verifier_can_be_shared_between_threads_behind_a_mutex() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Verifier>();
+    send_sync::<shinrai_attest::AttestationResult>();
+}
