@@ -207,7 +207,9 @@ impl Timestamp {
         let base = t
             .replace_nanosecond(0)
             .map_err(|e| Error::InvalidEvent(format!("timestamp {s:?}: {e}")))?;
-        Ok(Timestamp(base + time::Duration::milliseconds(ms)))
+        base.checked_add(time::Duration::milliseconds(ms))
+            .map(Timestamp)
+            .ok_or_else(|| Error::InvalidEvent(format!("timestamp {s:?} is out of range")))
     }
 
     /// Milliseconds since the Unix epoch.
@@ -994,6 +996,8 @@ mod tests {
         );
         assert_eq!(t("2026-03-01T10:15:00-05:30").offset_string(), "-05:30");
         assert!(Timestamp::parse("2026-03-01T10:15:00").is_err());
+        // Rounding past the last representable instant is an error, not a panic.
+        assert!(Timestamp::parse("9999-12-31T23:59:59.9999Z").is_err());
     }
 
     #[test]
