@@ -81,7 +81,7 @@ fn cel_python_gives_the_same_answers_on_the_same_inputs() {
         .arg(repo_root().join("tests/interop/cel_eval.py"))
         .arg(&path)
         .output()
-        .expect("run Python");
+        .unwrap_or_else(|e| panic!("cannot run the Python interpreter ({e}): set SHINRAI_PYTHON or create .venv from tests/python-requirements.txt"));
     assert!(
         out.status.success(),
         "cel_eval.py failed (install tests/python-requirements.txt into the venv): {}",
@@ -142,7 +142,7 @@ fn known_cel_differences_stay_as_documented() {
         .arg(repo_root().join("tests/interop/cel_eval.py"))
         .arg(&path)
         .output()
-        .expect("run Python");
+        .unwrap_or_else(|e| panic!("cannot run the Python interpreter ({e}): set SHINRAI_PYTHON or create .venv from tests/python-requirements.txt"));
     assert!(
         out.status.success(),
         "{}",

@@ -179,7 +179,7 @@ fn in_toto_reference_agrees_with_shinrai_on_accept_and_reject_cases() {
         .arg(repo_root().join("tests/interop/intoto_verify.py"))
         .args(&dirs)
         .output()
-        .expect("run Python");
+        .unwrap_or_else(|e| panic!("cannot run the Python interpreter ({e}): set SHINRAI_PYTHON or create .venv from tests/python-requirements.txt"));
     assert!(
         out.status.success(),
         "intoto_verify.py failed (install tests/python-requirements.txt into the venv): {}",

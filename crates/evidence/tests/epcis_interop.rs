@@ -234,7 +234,7 @@ fn check(docs: &[(PathBuf, Vec<u8>)]) -> Vec<Checked> {
         .arg(schema)
         .args(docs.iter().map(|(p, _)| p))
         .output()
-        .expect("run Python");
+        .unwrap_or_else(|e| panic!("cannot run the Python interpreter ({e}): set SHINRAI_PYTHON or create .venv from tests/python-requirements.txt"));
     assert!(
         out.status.success(),
         "epcis_check.py failed (install tests/python-requirements.txt into the venv): {}",
