@@ -14,8 +14,11 @@ use serde::{Deserialize, Serialize};
 
 /// Offsets profiled per message (bytes beyond are not modelled).
 pub const PROFILE_BYTES: usize = 256;
-/// Offsets where discriminators, counters and length fields are searched.
+/// Offsets where discriminators and length fields are searched, and where constant and
+/// small-set bytes are strict.
 pub const HEADER_BYTES: usize = 16;
+/// Offsets where counters are searched.
+pub const COUNTER_BYTES: usize = 64;
 /// At most this many distinct values make a "set"; more make a "range".
 pub const SET_MAX: u32 = 16;
 /// Reservoir size per direction.
@@ -86,7 +89,7 @@ impl OffsetProfile {
         }
     }
 
-    /// True if `v` is normal here.
+    /// True if `v` is normal here (strict for constants and small sets).
     #[inline]
     pub fn accepts(&self, v: u8) -> bool {
         if self.n == 0 || self.contains(v) {
@@ -95,6 +98,12 @@ impl OffsetProfile {
         if self.is_fixed() {
             return false;
         }
+        self.within_range(v)
+    }
+
+    /// True if `v` lies in min..=max widened by an eighth of the span plus one.
+    #[inline]
+    pub fn within_range(&self, v: u8) -> bool {
         let tol = (u16::from(self.max - self.min) / 8 + 1) as i32;
         let v = i32::from(v);
         v >= i32::from(self.min) - tol && v <= i32::from(self.max) + tol
@@ -263,13 +272,22 @@ impl DirModel {
                 }
             }
             let lens = describe_lengths(self.types.iter().map(|t| (t.min_len, t.max_len)));
-            let same_cmd = self.types.iter().any(|t| {
-                t.disc
-                    .iter()
-                    .zip(self.key_of(p).1.iter())
-                    .all(|(a, b)| a == b)
-                    && !t.disc.is_empty()
+            let key = self.key_of(p).1;
+            let same: Vec<&MsgType> = self
+                .types
+                .iter()
+                .filter(|t| t.disc.iter().zip(key.iter()).all(|(a, b)| a == b))
+                .collect();
+            let same_cmd = !same.is_empty();
+            let (lo, hi) = same.iter().fold((u32::MAX, 0), |(a, b), t| {
+                (a.min(t.min_len), b.max(t.max_len))
             });
+            let len = p.len() as u32;
+            if violations.is_empty() && same_cmd && same.len() >= 2 && len >= lo && len <= hi {
+                // A known command whose length lies between learned lengths (a quantity the
+                // learning did not happen to see): normal.
+                return None;
+            }
             if violations.is_empty() && same_cmd {
                 // A known command with an unusual length: a value (quantity, size), not a command.
                 for lf in &self.length_fields {
@@ -301,7 +319,14 @@ impl DirModel {
         };
         let n = p.len().min(t.offsets.len());
         for (o, (prof, &v)) in t.offsets.iter().zip(p.iter()).enumerate().take(n) {
-            if prof.accepts(v) || self.counters.contains(&(o as u16)) {
+            // Header bytes (and discriminators) are strict; content bytes beyond the header are
+            // process data: a value next to the learned ones is normal.
+            let ok = if o < HEADER_BYTES {
+                prof.accepts(v)
+            } else {
+                prof.contains(v) || prof.within_range(v)
+            };
+            if ok || self.counters.contains(&(o as u16)) {
                 continue;
             }
             let fixed = prof.is_fixed();
@@ -442,9 +467,10 @@ pub struct DirLearner {
     samples: Vec<(u32, Box<[u8]>)>,
     seen: u64,
     rng: u64,
-    prev: [u8; HEADER_BYTES],
+    prev: Vec<u8>,
     prev_len: usize,
-    inc: [u32; HEADER_BYTES],
+    inc: Vec<u32>,
+    changes: Vec<u32>,
     pairs: u32,
     len_hits: Vec<(u16, u8, i32, u32)>,
     len_pairs: u32,
@@ -472,12 +498,26 @@ impl DirLearner {
             }
         }
         // Counter candidates: byte incremented by 1..=3 since the previous message.
-        let h = p.len().min(HEADER_BYTES);
+        if self.inc.is_empty() {
+            self.prev = vec![0; COUNTER_BYTES];
+            self.inc = vec![0; COUNTER_BYTES];
+            self.changes = vec![0; COUNTER_BYTES];
+        }
+        let h = p.len().min(COUNTER_BYTES);
         if self.prev_len > 0 {
             self.pairs += 1;
             let m = h.min(self.prev_len);
-            for ((cur, prev), inc) in p[..m].iter().zip(&self.prev[..m]).zip(&mut self.inc[..m]) {
-                if (1..=3).contains(&cur.wrapping_sub(*prev)) {
+            for (((cur, prev), inc), ch) in p[..m]
+                .iter()
+                .zip(&self.prev[..m])
+                .zip(&mut self.inc[..m])
+                .zip(&mut self.changes[..m])
+            {
+                let d = cur.wrapping_sub(*prev);
+                if d != 0 {
+                    *ch += 1;
+                }
+                if (1..=3).contains(&d) {
                     *inc += 1;
                 }
             }
@@ -486,6 +526,7 @@ impl DirLearner {
         self.prev_len = h;
         // Length field candidates.
         self.len_pairs += 1;
+        let h = h.min(HEADER_BYTES);
         for o in 0..h {
             let one = (o as u16, 1u8, i32::from(p[o]) - p.len() as i32);
             self.hit_len(one);
@@ -601,8 +642,12 @@ impl DirLearner {
         if self.pairs < 16 {
             return c;
         }
-        for o in 0..HEADER_BYTES {
-            if self.inc[o] * 10 >= self.pairs * 3 {
+        for o in 0..self.inc.len() {
+            // Fast counters step on most messages; slow ones (a PDU reference) step rarely but
+            // almost always upwards by 1..=3.
+            let fast = self.inc[o] * 10 >= self.pairs * 3;
+            let slow = self.changes[o] >= 4 && self.inc[o] * 100 >= self.changes[o] * 95;
+            if fast || slow {
                 c.push(o as u16);
                 if o > 0 && !c.contains(&(o as u16 - 1)) {
                     c.push(o as u16 - 1);
