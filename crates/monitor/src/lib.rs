@@ -6,6 +6,8 @@
 //! statistics ([`timing`]), and estimates causes with the standard commands and the work plan
 //! ([`plan`]). Output: EVE-style [`alert::Alert`] lines.
 #![forbid(unsafe_code)]
+#![doc = ""]
+#![doc = include_str!("../README.md")]
 
 pub mod alert;
 pub mod capture;
