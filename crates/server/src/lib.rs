@@ -194,8 +194,7 @@ async fn post_entry(
             ApiError::new(status, "bad_body", r.body_text())
         }
     })?;
-    let verified = st.store.verify(&body, &org)?;
-    let pending = st.store.submit(verified)?;
+    let pending = st.store.register(&body, &org)?;
     let id = pending.id();
     let location = HeaderValue::from_str(&format!("/entries/{id}"))
         .map_err(|_| ApiError::from(Error::Stopped))?;

@@ -124,6 +124,37 @@ impl Verified {
     }
 }
 
+/// An entry that passed every policy check except the signature, waiting for the batch
+/// verifier: the PAE and the candidate (known) keys with their signatures.
+struct Checked {
+    id: Hash,
+    leaf: Hash,
+    bytes: Arc<[u8]>,
+    submitter: String,
+    record: IndexRecord,
+    pae: Vec<u8>,
+    candidates: Vec<(OrgKey, Vec<u8>)>,
+}
+
+impl Checked {
+    fn verified(self, key: &OrgKey) -> Verified {
+        Verified {
+            id: self.id,
+            leaf: self.leaf,
+            bytes: self.bytes,
+            submitter: self.submitter,
+            issuer_org: key.org.clone(),
+            issuer_keyid: key.keyid.clone(),
+            record: self.record,
+        }
+    }
+}
+
+struct VerifyJob {
+    c: Checked,
+    reply: tokio::sync::oneshot::Sender<Result<Registered>>,
+}
+
 /// A registration waiting for its batch.
 pub struct Pending {
     id: Hash,
@@ -201,6 +232,7 @@ struct Shared {
 pub struct Store {
     shared: Arc<Shared>,
     tx: SyncSender<Job>,
+    verify_tx: SyncSender<VerifyJob>,
 }
 
 impl std::fmt::Debug for Store {
@@ -459,11 +491,16 @@ impl Store {
     /// Checks that the stored tiles reproduce the latest checkpoint's root and that its signature
     /// verifies; refuses to open a log that does not.
     pub fn open(dir: &Path) -> Result<Store> {
+        Self::open_with_passphrase(dir, &passphrase(dir)?)
+    }
+
+    /// Like [`Store::open`] with the log key store passphrase given.
+    pub fn open_with_passphrase(dir: &Path, passphrase: &str) -> Result<Store> {
         let config = Config::load(&dir.join(CONFIG_FILE)).map_err(|e| Error::DataDir {
             path: dir.display().to_string(),
             reason: format!("{e} (run `shinrai init --data DIR` first)"),
         })?;
-        let keys = SoftKeyStore::open(dir.join(KEYS_FILE), passphrase(dir)?)?;
+        let keys = SoftKeyStore::open(dir.join(KEYS_FILE), passphrase)?;
         let public: [u8; 32] = keys
             .public_key(&config.log_key_label)?
             .bytes
@@ -518,7 +555,17 @@ impl Store {
             .name("shinrai-sequencer".into())
             .spawn(move || seq.run(rx))
             .map_err(|e| Error::io(dir, e))?;
-        Ok(Store { shared, tx })
+        let (verify_tx, verify_rx) = std::sync::mpsc::sync_channel(shared.config.queue_capacity);
+        let (seq_tx, vshared) = (tx.clone(), shared.clone());
+        std::thread::Builder::new()
+            .name("shinrai-verifier".into())
+            .spawn(move || run_verifier(&vshared, verify_rx, seq_tx))
+            .map_err(|e| Error::io(dir, e))?;
+        Ok(Store {
+            shared,
+            tx,
+            verify_tx,
+        })
     }
 
     /// The store settings.
@@ -641,6 +688,85 @@ impl Store {
         }
     }
 
+    /// Policy checks without the signature (size, form, types, a known signing key).
+    fn check(&self, bytes: &[u8], submitter: &str) -> Result<Checked> {
+        let cfg = &self.shared.config;
+        if bytes.len() > cfg.max_entry_bytes {
+            return Err(Error::TooLarge {
+                size: bytes.len(),
+                max: cfg.max_entry_bytes,
+            });
+        }
+        let env = Envelope::parse(bytes)?;
+        if !cfg.allowed_payload_types.contains(&env.payload_type) {
+            return Err(Error::Policy(format!(
+                "payload type {:?} is not accepted (accepted: {})",
+                env.payload_type,
+                cfg.allowed_payload_types.join(", ")
+            )));
+        }
+        let record = index_record(&env.payload_type, &env.payload)?;
+        if !cfg.predicate_allowed(&record.predicate_type) {
+            return Err(Error::Policy(format!(
+                "predicate type {:?} is not accepted",
+                record.predicate_type
+            )));
+        }
+        let pae = env.pae();
+        let mut ids = Vec::new();
+        let mut candidates = Vec::new();
+        for (keyid, sig) in env.signatures.into_iter().take(16) {
+            match self.key(&keyid)? {
+                Some(key) => candidates.push((key, sig)),
+                None => ids.push(keyid),
+            }
+        }
+        if candidates.is_empty() {
+            return Err(Error::UnknownSigner(ids.join(", ")));
+        }
+        Ok(Checked {
+            id: sha256_of(bytes),
+            leaf: leaf_hash(bytes),
+            bytes: Arc::from(bytes),
+            submitter: submitter.to_owned(),
+            record,
+            pae,
+            candidates,
+        })
+    }
+
+    /// Registers entry bytes: policy checks here, then signature verification in batches on the
+    /// verifier thread, then sequencing. An entry already in the log is answered at once (its
+    /// bytes, and so its signature, were verified when it was first registered).
+    pub fn register(&self, bytes: &[u8], submitter: &str) -> Result<Pending> {
+        let c = self.check(bytes, submitter)?;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let id = c.id;
+        if let Some(Some(index)) = self.shared.backend.lookup_ids(&[id])?.first() {
+            let _ = reply.send(self.registered(*index, id, true));
+            return Ok(Pending { id, rx });
+        }
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id);
+        match self.verify_tx.try_send(VerifyJob { c, reply }) {
+            Ok(()) => Ok(Pending { id, rx }),
+            Err(e) => {
+                self.shared
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+                Err(match e {
+                    TrySendError::Full(_) => Error::Busy,
+                    TrySendError::Disconnected(_) => Error::Stopped,
+                })
+            }
+        }
+    }
+
     /// Queues a verified entry for integration; an entry already in the log is answered at once.
     pub fn submit(&self, v: Verified) -> Result<Pending> {
         let (reply, rx) = tokio::sync::oneshot::channel();
@@ -672,7 +798,7 @@ impl Store {
 
     /// Verifies, submits and waits (blocking): the whole registration in one call.
     pub fn register_blocking(&self, bytes: &[u8], submitter: &str) -> Result<Registered> {
-        self.submit(self.verify(bytes, submitter)?)?.wait_blocking()
+        self.register(bytes, submitter)?.wait_blocking()
     }
 
     fn registered(&self, index: u64, id: Hash, existing: bool) -> Result<Registered> {
@@ -934,6 +1060,8 @@ impl Sequencer {
     }
 
     fn integrate(&mut self, jobs: Vec<Job>) {
+        let t0 = Instant::now();
+        let n_jobs = jobs.len();
         let ids: Vec<Hash> = jobs.iter().map(|j| j.v.id).collect();
         let existing = match self.shared.backend.lookup_ids(&ids) {
             Ok(e) => e,
@@ -971,8 +1099,10 @@ impl Sequencer {
             leaves.push(v.leaf);
             waiters.push((job, Some(start + i as u64), false));
         }
+        let t_lookup = t0.elapsed();
         let before = self.frontier.clone();
         let changed: ChangedTiles = self.frontier.append(&leaves);
+        let mut t_sign = Duration::ZERO;
         let result = (|| -> Result<StoredCheckpoint> {
             let cp = Checkpoint {
                 origin: self.shared.config.origin.clone(),
@@ -983,6 +1113,7 @@ impl Sequencer {
                 size: cp.size,
                 note: cp.sign(&self.signer)?,
             };
+            t_sign = t0.elapsed();
             if !new_entries.is_empty() {
                 let mut tiles: Vec<(u8, u64, Arc<Vec<Hash>>)> = changed
                     .iter()
@@ -1008,6 +1139,7 @@ impl Sequencer {
             }
         };
         self.last_ms = now;
+        let t_commit = t0.elapsed();
         let size = self.frontier.size();
         if size > start {
             *self
@@ -1046,6 +1178,14 @@ impl Sequencer {
             });
             let _ = job.reply.send(r);
         }
+        tracing::debug!(
+            entries = n_jobs,
+            lookup_us = t_lookup.as_micros() as u64,
+            signed_us = t_sign.as_micros() as u64,
+            committed_us = t_commit.as_micros() as u64,
+            answered_us = t0.elapsed().as_micros() as u64,
+            "batch integrated"
+        );
     }
 
     fn clear_pending(&self, jobs: &[Job]) {
@@ -1067,6 +1207,88 @@ impl Sequencer {
             .unwrap_or_else(|p| p.into_inner());
         for j in jobs {
             p.remove(&j.v.id);
+        }
+    }
+}
+
+/// The verifier thread: takes what is queued (up to `max`), checks the first known-key signature
+/// of every Ed25519 entry in one batch (`shinrai_scu::batch`), falls back to one-by-one checks
+/// for the rest and for entries whose batch item failed, and forwards verified entries to the
+/// sequencer in arrival order. A bad signature is answered here and never reaches the log.
+fn run_verifier(shared: &Shared, rx: Receiver<VerifyJob>, seq: SyncSender<Job>) {
+    use shinrai_scu::batch::{BatchItem, verify_ed25519_batch};
+    let max = shared.config.batch_max_entries;
+    let forget = |id: &Hash| {
+        shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    };
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < max {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        // ok[i] = index of the candidate key that verified, if any.
+        let mut ok: Vec<Option<usize>> = vec![None; jobs.len()];
+        let batch: Vec<usize> = (0..jobs.len())
+            .filter(|&i| jobs[i].c.candidates[0].0.public_key.algorithm == Algorithm::Ed25519)
+            .collect();
+        if !batch.is_empty() {
+            let items: Vec<BatchItem<'_>> = batch
+                .iter()
+                .map(|&i| {
+                    let (key, sig) = &jobs[i].c.candidates[0];
+                    BatchItem {
+                        public_key: &key.public_key,
+                        message: &jobs[i].c.pae,
+                        signature: sig,
+                    }
+                })
+                .collect();
+            match verify_ed25519_batch(&items) {
+                Ok(()) => batch.iter().for_each(|&i| ok[i] = Some(0)),
+                Err(shinrai_scu::Error::BatchFailed { invalid }) => {
+                    let bad: HashSet<usize> = invalid.into_iter().collect();
+                    for (pos, &i) in batch.iter().enumerate() {
+                        if !bad.contains(&pos) {
+                            ok[i] = Some(0);
+                        }
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+        for (i, job) in jobs.into_iter().enumerate() {
+            let chosen = ok[i].or_else(|| {
+                job.c
+                    .candidates
+                    .iter()
+                    .position(|(k, sig)| k.public_key.verify(&job.c.pae, sig).is_ok())
+            });
+            match chosen {
+                Some(k) => {
+                    let key = job.c.candidates[k].0.clone();
+                    let v = job.c.verified(&key);
+                    // The sequencer queue is bounded: wait for room rather than drop.
+                    if let Err(e) = seq.send(Job {
+                        v,
+                        reply: job.reply,
+                    }) {
+                        forget(&e.0.v.id);
+                        let _ = e.0.reply.send(Err(Error::Stopped));
+                    }
+                }
+                None => {
+                    forget(&job.c.id);
+                    let keyid = job.c.candidates[0].0.keyid.clone();
+                    let _ = job.reply.send(Err(Error::BadSignature(keyid)));
+                }
+            }
         }
     }
 }
