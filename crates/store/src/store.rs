@@ -736,16 +736,12 @@ impl Store {
     }
 
     /// Registers entry bytes: policy checks here, then signature verification in batches on the
-    /// verifier thread, then sequencing. An entry already in the log is answered at once (its
-    /// bytes, and so its signature, were verified when it was first registered).
+    /// verifier thread, then sequencing (which answers an entry already in the log with the
+    /// existing one).
     pub fn register(&self, bytes: &[u8], submitter: &str) -> Result<Pending> {
         let c = self.check(bytes, submitter)?;
         let (reply, rx) = tokio::sync::oneshot::channel();
         let id = c.id;
-        if let Some(Some(index)) = self.shared.backend.lookup_ids(&[id])?.first() {
-            let _ = reply.send(self.registered(*index, id, true));
-            return Ok(Pending { id, rx });
-        }
         self.shared
             .pending
             .lock()
