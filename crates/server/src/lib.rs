@@ -264,8 +264,40 @@ async fn get_entry(State(st): State<AppState>, Path(id): Path<String>) -> ApiRes
     }
 }
 
-async fn get_receipt(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+/// Query parameters of `GET /entries/{id}/receipt`.
+#[derive(Debug, Deserialize)]
+pub struct ReceiptParams {
+    format: Option<String>,
+}
+
+async fn get_receipt(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    q: std::result::Result<Query<ReceiptParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) =
+        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
+    let wants_cose = match q.format.as_deref() {
+        Some("cose") => true,
+        Some("json") => false,
+        Some(other) => {
+            return Err(Error::InvalidRequest(format!(
+                "format must be json or cose, not {other:?}"
+            ))
+            .into());
+        }
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("application/cose")),
+    };
     match find_entry(&st.store, &id)? {
+        EntryState::Integrated(e) if wants_cose => Ok((
+            [(header::CONTENT_TYPE, "application/cose")],
+            st.store.cose_receipt(e.index)?,
+        )
+            .into_response()),
         EntryState::Integrated(e) => Ok(axum::Json(st.store.receipt(e.index)?).into_response()),
         EntryState::Pending => Ok((
             StatusCode::ACCEPTED,

@@ -79,12 +79,14 @@ pub fn openapi() -> Value {
             "400": err("bad id"),
             "404": err("no such entry")}}},
         "/entries/{id}/receipt": {"get": {
-          "summary": "A receipt (inclusion proof against the latest signed checkpoint)",
-          "parameters": [id_param],
+          "summary": "A receipt (inclusion proof against the latest signed tree head): JSON, or an RFC 9942 COSE receipt with format=cose or Accept: application/cose",
+          "parameters": [id_param, {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "cose"], "default": "json"}}],
           "responses": {
-            "200": ok_json("the receipt", "Receipt"),
+            "200": {"description": "the receipt", "content": {
+              "application/json": {"schema": {"$ref": "#/components/schemas/Receipt"}},
+              "application/cose": {"schema": {"type": "string", "format": "binary", "description": "tagged COSE_Sign1, detached payload (the Merkle root), vds 395 = 1, vdp 396 = {-1: [bstr .cbor [tree-size, leaf-index, [+ hash]]]}"}}}},
             "202": ok_json("accepted, not yet integrated", "Pending"),
-            "400": err("bad id"),
+            "400": err("bad id or format"),
             "404": err("no such entry")}}},
         "/log/checkpoint": {"get": {"summary": "Latest C2SP checkpoint (signed note)",
           "responses": {"200": text("signed note")}}},

@@ -347,3 +347,72 @@ async fn openapi_describes_every_route_and_health_answers() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(json(&b)["tree_size"], 0);
 }
+
+fn python() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("SHINRAI_PYTHON") {
+        return p.into();
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python for the pycose interop check: set SHINRAI_PYTHON or create .venv with tests/python-requirements.txt"
+    );
+    venv
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cose_receipt_verifies_here_and_with_pycose() {
+    let log = TestLog::new();
+    let store = log.open();
+    let mut entries = Vec::new();
+    for i in 0..5u64 {
+        let e = log.org.sign(&statement("c", &hex_of(500 + i), &[]));
+        assert_eq!(
+            call(&store, post(&log.token, "application/json", e.clone()))
+                .await
+                .0,
+            StatusCode::CREATED
+        );
+        entries.push(e);
+    }
+    let (s, cose) = call(&store, get("/entries/3/receipt?format=cose")).await;
+    assert_eq!(s, StatusCode::OK);
+    let inc = shinrai_store::cose::verify_cose_receipt(&entries[3], &cose, &store.log_public_key())
+        .expect("COSE receipt verifies");
+    assert_eq!((inc.leaf_index, inc.tree_size), (3, 5));
+    assert!(
+        shinrai_store::cose::verify_cose_receipt(&entries[2], &cose, &store.log_public_key())
+            .is_err()
+    );
+    let accept = Request::get("/entries/3/receipt")
+        .header("accept", "application/cose")
+        .body(Body::empty())
+        .expect("req");
+    assert_eq!(call(&store, accept).await.1, cose);
+
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("entry"), &entries[3]).expect("write");
+    std::fs::write(dir.path().join("receipt.cose"), &cose).expect("write");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cose_receipt.py");
+    let run = |entry: &str| {
+        std::process::Command::new(python())
+            .arg(script)
+            .arg(dir.path().join(entry))
+            .arg(dir.path().join("receipt.cose"))
+            .arg(hex::encode(store.log_public_key()))
+            .output()
+            .expect("python runs")
+    };
+    let out = run("entry");
+    assert!(
+        out.status.success(),
+        "pycose rejects: {} {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(dir.path().join("other"), &entries[2]).expect("write");
+    assert!(
+        !run("other").status.success(),
+        "pycose accepts a receipt for another entry"
+    );
+}

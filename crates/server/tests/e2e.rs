@@ -293,3 +293,123 @@ fn editing_a_stored_entry_or_tile_is_reported_by_audit_and_receipt_verification(
     // And the store refuses to start on a log whose tiles do not reproduce its checkpoint.
     assert!(shinrai_store::Store::open(log.dir.path()).is_err());
 }
+
+fn cli(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).output().expect("run cli")
+}
+
+#[test]
+fn cli_registers_and_verifies_receipts_offline_in_json_and_cose() {
+    let log = TestLog::new();
+    let (mut child, url) = spawn_server(log.dir.path());
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("stmt.dsse.json");
+    let entry = log.org.sign(&statement("cli", &hex_of(77), &[&hex_of(76)]));
+    std::fs::write(&file, &entry).expect("write");
+    let f = file.to_str().expect("utf8");
+    let out = cli(&["register", f, "--server", &url, "--token", &log.token]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(id.len(), 64);
+    let receipt = format!("{f}.receipt.json");
+    let ok = cli(&[
+        "receipt",
+        "verify",
+        "--statement",
+        f,
+        "--receipt",
+        &receipt,
+        "--log-key",
+        &log.log_key,
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+
+    // The COSE form, fetched over HTTP, verifies offline too.
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let http = Http(rt.handle().clone(), reqwest::Client::new(), url.clone());
+    let cose = http
+        .get(&format!("/entries/{id}/receipt?format=cose"))
+        .expect("cose");
+    let cose_file = dir.path().join("r.cose");
+    std::fs::write(&cose_file, cose).expect("write");
+    let c = cose_file.to_str().expect("utf8");
+    let ok = cli(&[
+        "receipt",
+        "verify",
+        "--statement",
+        f,
+        "--receipt",
+        c,
+        "--log-key",
+        &log.log_key,
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+
+    // A changed statement fails both, with exit code 1.
+    let mut bad = entry.clone();
+    let n = bad.len();
+    bad[n - 5] ^= 1;
+    std::fs::write(&file, bad).expect("write");
+    assert_eq!(
+        cli(&[
+            "receipt",
+            "verify",
+            "--statement",
+            f,
+            "--receipt",
+            &receipt,
+            "--log-key",
+            &log.log_key
+        ])
+        .status
+        .code(),
+        Some(1)
+    );
+    assert_eq!(
+        cli(&[
+            "receipt",
+            "verify",
+            "--statement",
+            f,
+            "--receipt",
+            c,
+            "--log-key",
+            &log.log_key
+        ])
+        .status
+        .code(),
+        Some(1)
+    );
+
+    // get, search and trace answer JSON.
+    let out = cli(&["get", &id, "--server", &url]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["id"], id.as_str());
+    let out = cli(&["search", "--server", &url, "--subject-digest", &hex_of(77)]);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["entries"].as_array().map(Vec::len), Some(1));
+    let out = cli(&[
+        "trace",
+        &format!("sha256:{}", hex_of(77)),
+        "--server",
+        &url,
+        "--direction",
+        "up",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["edges"][0]["input"], format!("sha256:{}", hex_of(76)));
+    child.kill().expect("kill");
+}

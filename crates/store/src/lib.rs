@@ -22,6 +22,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub mod audit;
 pub mod config;
+pub mod cose;
 pub mod sqlite;
 pub mod storage;
 mod store;

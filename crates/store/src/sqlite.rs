@@ -38,7 +38,8 @@ CREATE INDEX IF NOT EXISTS edges_in ON edges(input);
 CREATE INDEX IF NOT EXISTS edges_out ON edges(output);
 CREATE TABLE IF NOT EXISTS tiles(level INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL,
   PRIMARY KEY(level, idx)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL, cose_sig BLOB NOT NULL,
+  created INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS orgs(name TEXT PRIMARY KEY, created INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS org_keys(keyid TEXT PRIMARY KEY, org TEXT NOT NULL REFERENCES orgs(name),
   algorithm TEXT NOT NULL, public BLOB NOT NULL, created INTEGER NOT NULL);
@@ -205,16 +206,17 @@ const ENTRY_COLS: &str = "idx, id, body, registered_at, submitter, issuer_org, i
 impl LogStorage for SqliteBackend {
     fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
         self.with_reader(|c| {
-            Ok(
-                c.prepare_cached("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1")?
-                    .query_row([], |r| {
-                        Ok(StoredCheckpoint {
-                            size: r.get::<_, i64>(0)? as u64,
-                            note: r.get(1)?,
-                        })
-                    })
-                    .optional()?,
-            )
+            Ok(c.prepare_cached(
+                "SELECT size, note, cose_sig FROM checkpoints ORDER BY size DESC LIMIT 1",
+            )?
+            .query_row([], |r| {
+                Ok(StoredCheckpoint {
+                    size: r.get::<_, i64>(0)? as u64,
+                    note: r.get(1)?,
+                    cose_signature: r.get(2)?,
+                })
+            })
+            .optional()?)
         })
     }
 
@@ -257,12 +259,15 @@ impl LogStorage for SqliteBackend {
             for (level, index, hashes) in &batch.tiles {
                 tile.execute(params![*level as i64, *index as i64, tile_to_bytes(hashes)])?;
             }
-            tx.prepare_cached("INSERT INTO checkpoints(size, note, created) VALUES(?1, ?2, ?3)")?
-                .execute(params![
-                    batch.checkpoint.size as i64,
-                    batch.checkpoint.note,
-                    now_secs()
-                ])?;
+            tx.prepare_cached(
+                "INSERT INTO checkpoints(size, note, cose_sig, created) VALUES(?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                batch.checkpoint.size as i64,
+                batch.checkpoint.note,
+                batch.checkpoint.cose_signature,
+                now_secs()
+            ])?;
         }
         tx.commit()?;
         Ok(())

@@ -47,6 +47,19 @@ pub struct StoredCheckpoint {
     pub size: u64,
     /// The C2SP signed note.
     pub note: String,
+    /// The log key's signature over the COSE tree head of this root (RFC 9942 receipts).
+    #[serde(default, with = "hex_bytes")]
+    pub cose_signature: Vec<u8>,
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        hex::decode(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Everything one integration writes.

@@ -225,6 +225,7 @@ struct Shared {
     tokens: RwLock<HashMap<Hash, String>>,
     pending: Mutex<HashSet<Hash>>,
     verifier: String,
+    public: [u8; 32],
 }
 
 /// The trust store. Cheap to clone; the sequencer stops when the last clone is dropped.
@@ -265,6 +266,16 @@ impl NoteSigner for ScuSigner {
         <[u8; 64]>::try_from(sig.bytes.as_slice())
             .map_err(|_| Error::Inconsistent("log key is not an Ed25519 key".into()))
     }
+}
+
+/// Signs a checkpoint twice: the C2SP note and the RFC 9942 COSE tree head.
+fn sign_checkpoint(signer: &ScuSigner, cp: &Checkpoint) -> Result<StoredCheckpoint> {
+    let tbs = crate::cose::tree_head_tbs(&cp.root, &crate::cose::log_kid(&signer.public));
+    Ok(StoredCheckpoint {
+        size: cp.size,
+        note: cp.sign(signer)?,
+        cose_signature: signer.sign(&tbs)?.to_vec(),
+    })
 }
 
 struct BackendTiles<'a>(&'a dyn LogStorage);
@@ -467,11 +478,10 @@ impl Store {
             size: 0,
             root: Frontier::default().root()?,
         };
-        let note = empty.sign(&signer)?;
         backend.integrate(&Batch {
             entries: Vec::new(),
             tiles: Vec::new(),
-            checkpoint: StoredCheckpoint { size: 0, note },
+            checkpoint: sign_checkpoint(&signer, &empty)?,
         })?;
         drop(backend);
         let admin = Admin::open(dir)?;
@@ -544,6 +554,7 @@ impl Store {
             tokens: RwLock::new(HashMap::new()),
             pending: Mutex::new(HashSet::new()),
             verifier,
+            public,
         });
         let seq = Sequencer {
             shared: shared.clone(),
@@ -831,6 +842,28 @@ impl Store {
         })
     }
 
+    /// An RFC 9942 COSE receipt for the entry at `index` against the latest tree head.
+    pub fn cose_receipt(&self, index: u64) -> Result<Vec<u8>> {
+        let cp = self.checkpoint();
+        if index >= cp.size {
+            return Err(Error::NotFound(format!("entry {index}")));
+        }
+        let tiles = BackendTiles(self.shared.backend.as_ref());
+        let proof = TreeView::new(&tiles, cp.size).inclusion_proof(index)?;
+        crate::cose::receipt(
+            &crate::cose::log_kid(&self.shared.public),
+            &cp.cose_signature,
+            cp.size,
+            index,
+            &proof,
+        )
+    }
+
+    /// The log's raw Ed25519 public key.
+    pub fn log_public_key(&self) -> [u8; 32] {
+        self.shared.public
+    }
+
     /// Looks an entry up by id (hex SHA-256 of its bytes).
     pub fn entry_by_id(&self, id: &str) -> Result<EntryState> {
         let raw = hex::decode(id)
@@ -1105,10 +1138,7 @@ impl Sequencer {
                 size: self.frontier.size(),
                 root: self.frontier.root()?,
             };
-            let stored = StoredCheckpoint {
-                size: cp.size,
-                note: cp.sign(&self.signer)?,
-            };
+            let stored = sign_checkpoint(&self.signer, &cp)?;
             t_sign = t0.elapsed();
             if !new_entries.is_empty() {
                 let mut tiles: Vec<(u8, u64, Arc<Vec<Hash>>)> = changed

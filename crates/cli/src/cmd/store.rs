@@ -423,7 +423,7 @@ pub enum ReceiptCmd {
         /// The registered statement (DSSE envelope file, exact bytes).
         #[arg(long)]
         statement: PathBuf,
-        /// The receipt JSON (from `shinrai register`).
+        /// The receipt: JSON (from `shinrai register`) or an RFC 9942 COSE receipt.
         #[arg(long)]
         receipt: PathBuf,
         /// Log note verifier key (`<name>+<hash>+<key>`) or a file holding it.
@@ -449,16 +449,28 @@ pub fn run_receipt(c: ReceiptCmd) -> Result<ExitCode> {
     } = c;
     let bytes =
         std::fs::read(&statement).with_context(|| format!("reading {}", statement.display()))?;
-    let r: Receipt = serde_json::from_slice(
-        &std::fs::read(&receipt).with_context(|| format!("reading {}", receipt.display()))?,
-    )
-    .context("not a receipt")?;
-    match verify_receipt(&bytes, &r, &read_key(&log_key)?) {
-        Ok(cp) => {
-            println!(
-                "OK: entry {} is at index {} of the log {} (tree size {})",
+    let raw = std::fs::read(&receipt).with_context(|| format!("reading {}", receipt.display()))?;
+    let key = read_key(&log_key)?;
+    // A JSON receipt, or else an RFC 9942 COSE receipt (binary).
+    let outcome = match serde_json::from_slice::<Receipt>(&raw) {
+        Ok(r) => verify_receipt(&bytes, &r, &key).map(|cp| {
+            format!(
+                "entry {} is at index {} of the log {} (tree size {})",
                 r.id, r.log_index, cp.origin, cp.size
-            );
+            )
+        }),
+        Err(_) => shinrai_store::note::NoteVerifier::parse(&key).and_then(|v| {
+            shinrai_store::cose::verify_cose_receipt(&bytes, &raw, &v.public_key).map(|inc| {
+                format!(
+                    "COSE receipt: entry at index {} of a tree of size {} signed by the log key",
+                    inc.leaf_index, inc.tree_size
+                )
+            })
+        }),
+    };
+    match outcome {
+        Ok(msg) => {
+            println!("OK: {msg}");
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
