@@ -57,6 +57,9 @@ pub enum MonitorError {
         /// What failed; `EPERM` means the process needs root or CAP_NET_RAW.
         reason: String,
     },
+    /// A signed model failed verification (bad signature, unknown key, altered bytes).
+    #[error("model signature: {0}")]
+    Signature(String),
     /// NATS / JetStream communication failed.
     #[error("NATS: {0}; is nats-server with JetStream running at the given URL?")]
     Nats(String),

@@ -23,6 +23,8 @@ pub mod mss;
 pub mod nats;
 pub mod plan;
 pub mod run;
+#[cfg(feature = "scu")]
+pub mod signing;
 pub mod synth;
 pub mod timing;
 

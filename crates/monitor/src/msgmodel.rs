@@ -645,7 +645,8 @@ impl DirLearner {
         for o in 0..self.inc.len() {
             // Fast counters step on most messages; slow ones (a PDU reference) step rarely but
             // almost always upwards by 1..=3.
-            let fast = self.inc[o] * 10 >= self.pairs * 6 && self.inc[o] * 10 >= self.changes[o] * 8;
+            let fast =
+                self.inc[o] * 10 >= self.pairs * 6 && self.inc[o] * 10 >= self.changes[o] * 8;
             let slow = self.changes[o] >= 4 && self.inc[o] * 100 >= self.changes[o] * 95;
             if fast || slow {
                 c.push(o as u16);

@@ -134,3 +134,58 @@ struct BenchCli {
     #[command(flatten)]
     a: monitor::BenchMonitorArgs,
 }
+
+#[test]
+fn signed_model_is_required_to_verify_with_the_trusted_key() {
+    use shinrai_scu::{Algorithm, KeyStore, Purpose, UsagePolicy};
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    let store = shinrai_scu::soft::SoftKeyStore::create(p("ks.json"), "pw").expect("store");
+    let policy =
+        UsagePolicy::new([Purpose::new("monitor-model").expect("purpose")]).expect("policy");
+    store
+        .generate("analysis", Algorithm::Ed25519, policy)
+        .expect("key");
+    let pk = store.public_key("analysis").expect("pk");
+    std::fs::write(p("pk.json"), serde_json::to_string(&pk).expect("json")).expect("w");
+    drop(store);
+    std::fs::write(p("train.pcap"), to_pcap(&normal(T0, 120, 0))).expect("write");
+    std::fs::write(p("pin"), "pw\n").expect("w");
+    let (model, pin) = (p("model.dsse"), p("pin"));
+    run(&[
+        "learn",
+        "--pcap",
+        &p("train.pcap"),
+        "--model",
+        &model,
+        "--sign-key",
+        "analysis",
+        "--keystore",
+        &p("ks.json"),
+        "--pin-file",
+        &pin,
+        "--quiet",
+    ])
+    .expect("learn and sign");
+    let ok = [
+        "detect",
+        "--pcap",
+        &p("train.pcap"),
+        "--model",
+        &p("model.dsse"),
+        "--alerts",
+        &p("a.jsonl"),
+        "--quiet",
+    ];
+    let err = run(&ok).expect_err("a signed model needs --trusted-key");
+    assert!(err.to_string().contains("trusted-key"), "{err}");
+    let mut with_key = ok.to_vec();
+    let key = p("pk.json");
+    with_key.extend(["--trusted-key", key.as_str()]);
+    run(&with_key).expect("verified model is used");
+    let text = std::fs::read_to_string(p("model.dsse"))
+        .expect("r")
+        .replace("\"payload\":\"", "\"payload\":\"A");
+    std::fs::write(p("model.dsse"), text).expect("w");
+    assert!(run(&with_key).is_err(), "an altered envelope is refused");
+}

@@ -25,6 +25,16 @@ pub enum MonitorCmd {
         /// Where to write the model (JSON).
         #[arg(long)]
         model: PathBuf,
+        /// Sign the model with this SCU key (purpose `monitor-model`): the file becomes a DSSE
+        /// envelope that sensors verify with `--trusted-key`.
+        #[arg(long)]
+        sign_key: Option<String>,
+        /// Soft SCU key store holding the signing key.
+        #[arg(long, env = "SHINRAI_KEYSTORE")]
+        keystore: Option<PathBuf>,
+        /// File whose first line is the key store passphrase (else $SHINRAI_PIN).
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -37,6 +47,9 @@ pub enum MonitorCmd {
         /// Model from `learn`.
         #[arg(long)]
         model: PathBuf,
+        /// Public key (SCU JSON `{"algorithm","bytes"}`) the model must be signed by.
+        #[arg(long)]
+        trusted_key: Option<PathBuf>,
         /// Work plan (JSON, see docs/design/monitor.md).
         #[arg(long)]
         work_plan: Option<PathBuf>,
@@ -115,6 +128,9 @@ pub struct LiveArgs {
     /// Model from `learn`; without it everything is learned first.
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Public key (SCU JSON) the model must be signed by.
+    #[arg(long)]
+    trusted_key: Option<PathBuf>,
     /// Work plan (JSON).
     #[arg(long)]
     work_plan: Option<PathBuf>,
@@ -195,10 +211,58 @@ fn progress(quiet: bool, label: &str) -> ProgressBar {
     pb
 }
 
-fn load_model(path: &Path) -> anyhow::Result<Model> {
+fn load_model(path: &Path, trusted_key: Option<&Path>) -> anyhow::Result<Model> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("read model {}", path.display()))?;
-    Ok(Model::from_json(&text)?)
+    let signed = shinrai_monitor::signing::is_envelope(&text);
+    match (signed, trusted_key) {
+        (true, Some(k)) => {
+            let key_text =
+                std::fs::read_to_string(k).with_context(|| format!("read key {}", k.display()))?;
+            let key: shinrai_scu::PublicKey = serde_json::from_str(&key_text)
+                .with_context(|| format!("{}: not an SCU public key", k.display()))?;
+            let v = shinrai_monitor::signing::verify_model(&text, &[key])?;
+            Ok(v.model().clone())
+        }
+        (true, None) => bail!(
+            "{} is a signed model: pass --trusted-key with the signer's public key",
+            path.display()
+        ),
+        (false, Some(_)) => bail!(
+            "{} is not signed but --trusted-key was given",
+            path.display()
+        ),
+        (false, None) => Ok(Model::from_json(&text)?),
+    }
+}
+
+fn write_model(
+    model: &Model,
+    path: &Path,
+    sign_key: Option<&str>,
+    keystore: Option<&Path>,
+    pin_file: Option<&Path>,
+) -> anyhow::Result<()> {
+    let text = match sign_key {
+        None => model.to_json(),
+        Some(label) => {
+            let ks = keystore.context("--sign-key needs --keystore FILE (or $SHINRAI_KEYSTORE)")?;
+            let pin = match pin_file {
+                Some(f) => std::fs::read_to_string(f)
+                    .with_context(|| format!("read {}", f.display()))?
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                None => std::env::var("SHINRAI_PIN")
+                    .context("set SHINRAI_PIN or pass --pin-file with the key store passphrase")?,
+            };
+            let store = shinrai_scu::soft::SoftKeyStore::open(ks, pin.as_bytes())
+                .with_context(|| format!("open key store {}", ks.display()))?;
+            shinrai_monitor::signing::sign_model(model, &store, label)?
+        }
+    };
+    std::fs::write(path, text).with_context(|| format!("write model {}", path.display()))
 }
 
 fn configure(
@@ -221,7 +285,10 @@ fn configure(
 
 fn monitor_for(args: &LiveArgs) -> anyhow::Result<Monitor> {
     let mut m = match &args.model {
-        Some(p) => Monitor::from_model(&load_model(p)?, Options::default())?,
+        Some(p) => Monitor::from_model(
+            &load_model(p, args.trusted_key.as_deref())?,
+            Options::default(),
+        )?,
         None => Monitor::learning(Options {
             inventory_learning_us: Some(args.learn_minutes as i64 * 60_000_000),
             ..Options::default()
@@ -276,14 +343,26 @@ fn save_model(m: &Monitor, path: Option<&Path>) -> anyhow::Result<()> {
 /// Runs a monitor subcommand.
 pub fn run(cmd: MonitorCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        MonitorCmd::Learn { pcap, model, quiet } => {
+        MonitorCmd::Learn {
+            pcap,
+            model,
+            sign_key,
+            keystore,
+            pin_file,
+            quiet,
+        } => {
             let t = Instant::now();
             let cap = CaptureFile::open(&pcap)?;
             let pb = progress(quiet, "learning");
             let (m, s) = learn_capture(&cap, &mut |f| pb.set_position((f * 1000.0) as u64))?;
             pb.finish_and_clear();
-            std::fs::write(&model, m.to_json())
-                .with_context(|| format!("write model {}", model.display()))?;
+            write_model(
+                &m,
+                &model,
+                sign_key.as_deref(),
+                keystore.as_deref(),
+                pin_file.as_deref(),
+            )?;
             if !quiet {
                 print_summary(&s, t.elapsed());
                 eprintln!(
@@ -298,6 +377,7 @@ pub fn run(cmd: MonitorCmd) -> anyhow::Result<ExitCode> {
         MonitorCmd::Detect {
             pcap,
             model,
+            trusted_key,
             work_plan,
             standard_commands,
             alerts,
@@ -306,7 +386,10 @@ pub fn run(cmd: MonitorCmd) -> anyhow::Result<ExitCode> {
         } => {
             let t = Instant::now();
             let cap = CaptureFile::open(&pcap)?;
-            let mut m = Monitor::from_model(&load_model(&model)?, Options::default())?;
+            let mut m = Monitor::from_model(
+                &load_model(&model, trusted_key.as_deref())?,
+                Options::default(),
+            )?;
             configure(&mut m, work_plan.as_deref(), standard_commands.as_deref())?;
             let mut out = output(&alerts)?;
             let mut io_err = None;
