@@ -416,3 +416,28 @@ async fn cose_receipt_verifies_here_and_with_pycose() {
         "pycose accepts a receipt for another entry"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn huge_or_malformed_read_parameters_are_4xx_not_server_errors() {
+    let log = TestLog::new();
+    let store = log.open();
+    for uri in [
+        "/log/tile/0/x999/x999/x999/x999/x999/x999/999",
+        "/log/tile/entries/x018/x446/x744/x073/x709/x551/615",
+        "/log/tile/63/000.p/1",
+        "/log/tile/0/000.p/999",
+        "/entries/99999999999999999999",
+        "/entries/18446744073709551615/receipt",
+        "/entries/zz",
+        "/entries/0/receipt?format=xml",
+        "/search?after=18446744073709551615",
+        "/search?limit=0",
+        "/search?after=-1",
+        "/trace/x?depth=100000",
+        "/trace/x?depth=-1",
+    ] {
+        let (s, b) = call(&store, get(uri)).await;
+        assert!(s.is_client_error(), "{uri}: {s}");
+        assert!(json(&b)["reason"].is_string(), "{uri} has a JSON reason");
+    }
+}

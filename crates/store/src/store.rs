@@ -971,7 +971,9 @@ impl Store {
     pub fn tile(&self, level: u8, index: u64, width: Option<u16>) -> Result<Option<Vec<u8>>> {
         let size = self.checkpoint().size;
         let count = size.checked_shr(8 * level as u32).unwrap_or(0);
-        let available = count.saturating_sub(index * TILE_WIDTH).min(TILE_WIDTH);
+        let available = count
+            .saturating_sub(index.saturating_mul(TILE_WIDTH))
+            .min(TILE_WIDTH);
         let want = width.map(u64::from).unwrap_or(TILE_WIDTH);
         if want == 0 || want > available || (width.is_some() && want >= TILE_WIDTH) {
             return Ok(None);
@@ -990,7 +992,9 @@ impl Store {
     /// An entry bundle (C2SP tlog-tiles: big-endian u16 length then bytes, per entry).
     pub fn entry_bundle(&self, index: u64, width: Option<u16>) -> Result<Option<Vec<u8>>> {
         let size = self.checkpoint().size;
-        let available = size.saturating_sub(index * TILE_WIDTH).min(TILE_WIDTH);
+        let available = size
+            .saturating_sub(index.saturating_mul(TILE_WIDTH))
+            .min(TILE_WIDTH);
         let want = width.map(u64::from).unwrap_or(TILE_WIDTH);
         if want == 0 || want > available || (width.is_some() && want >= TILE_WIDTH) {
             return Ok(None);
