@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../fuzz"
 secs=${FUZZ_SECONDS:-15}
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
- -Cllvm-args=-sanitizer-coverage-trace-compares -Cdebug-assertions -Coverflow-checks"
+ -Cllvm-args=-sanitizer-coverage-trace-compares"
 # An explicit --target keeps the instrumentation out of build scripts and proc macros.
 host=$(rustc -vV | sed -n 's/^host: //p')
 cargo build --release --bins --quiet --target "$host"
