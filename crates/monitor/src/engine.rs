@@ -1360,7 +1360,17 @@ impl Monitor {
                 };
                 (Some(src.to_string()), Some(dst.to_string()), sp, dp, pr)
             }
-            Net::Arp { .. } => (None, None, None, None, "ARP".to_string()),
+            Net::Arp {
+                sender_ip,
+                target_ip,
+                ..
+            } => (
+                Some(sender_ip.to_string()),
+                Some(target_ip.to_string()),
+                None,
+                None,
+                "ARP".to_string(),
+            ),
             Net::L2 => (None, None, None, None, "ETH".to_string()),
         };
         let info = AlertInfo {

@@ -59,7 +59,8 @@ pub struct IncidentBook {
     open: Vec<Open>,
     seen: std::collections::HashSet<u64>,
     next_id: u64,
-    clock_us: i64,
+    clocks: BTreeMap<String, (i64, bool)>,
+    expect: usize,
     history: BTreeMap<String, BTreeMap<i64, ScorePoint>>,
     duplicates: u64,
 }
@@ -72,7 +73,8 @@ impl IncidentBook {
             open: Vec::new(),
             seen: Default::default(),
             next_id: 1,
-            clock_us: i64::MIN,
+            clocks: BTreeMap::new(),
+            expect: 0,
             history: BTreeMap::new(),
             duplicates: 0,
         }
@@ -99,7 +101,11 @@ impl IncidentBook {
         let ends = endpoints(&alert);
         let cause = info.as_ref().and_then(|i| i.causes.first().copied());
         let key = (ends.clone(), cause);
-        self.clock_us = self.clock_us.max(ts);
+        let c = self
+            .clocks
+            .entry(sensor.to_string())
+            .or_insert((i64::MIN, false));
+        c.0 = c.0.max(ts);
         let gap = self.gap_us;
         if let Some(o) = self
             .open
@@ -146,7 +152,34 @@ impl IncidentBook {
                 },
             });
         }
-        self.close_older(self.clock_us - gap)
+        self.close_older(self.cutoff())
+    }
+
+    /// Holds incidents open until `n` sensors have finished (when the number of sensors is
+    /// known, e.g. replays that run one after the other).
+    pub fn expect_sensors(&mut self, n: usize) {
+        self.expect = n;
+    }
+
+    /// Incidents close when every running sensor's capture clock has passed their last alert by
+    /// `gap`, so a slower sensor can still add its view of the same incident.
+    fn cutoff(&self) -> i64 {
+        let running = self.clocks.values().filter(|c| !c.1).map(|c| c.0).min();
+        let finished = self.clocks.values().filter(|c| c.1).count();
+        if self.clocks.len() < self.expect || (running.is_none() && finished < self.expect) {
+            return i64::MIN;
+        }
+        let all = self.clocks.values().map(|c| c.0).max().unwrap_or(i64::MIN);
+        running.unwrap_or(all).saturating_sub(self.gap_us)
+    }
+
+    /// A sensor said it finished; returns incidents that can close now.
+    pub fn finish(&mut self, sensor: &str) -> Vec<Incident> {
+        self.clocks
+            .entry(sensor.to_string())
+            .or_insert((i64::MIN, false))
+            .1 = true;
+        self.close_older(self.cutoff())
     }
 
     fn close_older(&mut self, cutoff: i64) -> Vec<Incident> {
@@ -204,4 +237,56 @@ fn fingerprint(a: &Alert) -> u64 {
         i.payload_offsets.hash(&mut h);
     }
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{AlertInfo, EventType, format_timestamp};
+
+    fn alert(ts: i64, dst: &str) -> Alert {
+        Alert {
+            timestamp: format_timestamp(ts),
+            event_type: EventType::Anomaly,
+            pcap_cnt: Some(1),
+            src_ip: Some("10.0.0.1".into()),
+            src_port: Some(4000),
+            dest_ip: Some(dst.into()),
+            dest_port: Some(502),
+            proto: "TCP".into(),
+            ether: None,
+            vlan: None,
+            host: None,
+            anomaly: Some(AlertInfo {
+                score: 0.8,
+                causes: vec![Cause::NotStandardCommand],
+                payload_offsets: vec![7],
+                detail: String::new(),
+                link: String::new(),
+                violations: vec![],
+            }),
+            config_change: None,
+        }
+    }
+
+    #[test]
+    fn sensors_replaying_one_after_the_other_share_incidents() {
+        let mut book = IncidentBook::new(60_000_000);
+        book.expect_sensors(2);
+        let mut out = Vec::new();
+        for sensor in ["a", "b"] {
+            for k in 0..3 {
+                out.extend(book.add(sensor, alert(k * 1_000_000, "10.0.0.2")));
+            }
+            out.extend(book.add(sensor, alert(600_000_000, "10.0.0.3")));
+            out.extend(book.finish(sensor));
+        }
+        out.extend(book.flush());
+        assert_eq!(out.len(), 2, "{out:?}");
+        for inc in &out {
+            assert_eq!(inc.sensors, vec!["a".to_string(), "b".to_string()]);
+        }
+        assert_eq!(out.iter().map(|i| i.alerts.len()).sum::<usize>(), 4);
+        assert_eq!(book.duplicates(), 4);
+    }
 }

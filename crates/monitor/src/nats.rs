@@ -179,6 +179,9 @@ pub fn run_mss(
             .map_err(nerr)?;
         let mut messages = consumer;
         let mut book = IncidentBook::new(gap_us);
+        if let Some(n) = expect_sensors {
+            book.expect_sensors(n);
+        }
         let mut report = MssReport::default();
         loop {
             if expect_sensors.is_some_and(|n| report.finished_sensors.len() >= n) {
@@ -202,6 +205,10 @@ pub fn run_mss(
                 .as_ref()
                 .is_some_and(|h| h.get("Shinrai-End").is_some())
             {
+                for inc in book.finish(&sensor) {
+                    report.incidents += 1;
+                    on_incident(&inc);
+                }
                 if !report.finished_sensors.contains(&sensor) {
                     report.finished_sensors.push(sensor);
                 }
