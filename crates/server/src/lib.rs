@@ -169,12 +169,15 @@ async fn post_entry(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if mime != "application/json" && mime != "application/vnd.dsse.envelope.v1+json" {
+    if !matches!(
+        mime.as_str(),
+        "application/json" | "application/vnd.dsse.envelope.v1+json" | "application/cose"
+    ) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             format!(
-                "content type {ct:?} is not accepted; send a DSSE envelope as application/json"
+                "content type {ct:?} is not accepted; send a DSSE envelope as application/json or a COSE_Sign1 as application/cose"
             ),
         ));
     }

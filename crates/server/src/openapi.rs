@@ -55,10 +55,12 @@ pub fn openapi() -> Value {
         "description": "Registration of signed statements (DSSE / in-toto Statement v1) into a verifiable log with receipts, C2SP tlog-tiles, search and traceability."},
       "paths": {
         "/entries": {"post": {
-          "summary": "Register a signed statement (DSSE envelope JSON)",
+          "summary": "Register a signed statement (DSSE envelope JSON or COSE_Sign1)",
           "security": [{"bearer": []}],
           "requestBody": {"required": true, "content": {
-             "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}}},
+             "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
+             "application/cose": {"schema": {"type": "string", "format": "binary",
+               "description": "COSE_Sign1 (SCITT): protected alg, kid = signer key id, content type, CWT claims iss/sub"}}}},
           "responses": {
             "200": ok_json("already registered: the existing entry and a fresh receipt", "Registered"),
             "201": ok_json("integrated: entry id and receipt", "Registered"),

@@ -441,3 +441,106 @@ async fn huge_or_malformed_read_parameters_are_4xx_not_server_errors() {
         assert!(json(&b)["reason"].is_string(), "{uri} has a JSON reason");
     }
 }
+
+struct CoseSigner<'a> {
+    key: &'a aws_lc_rs::signature::Ed25519KeyPair,
+    public: shinrai_scu::PublicKey,
+}
+
+impl shinrai_envelope::Signer for CoseSigner<'_> {
+    fn public_key(&self) -> &shinrai_scu::PublicKey {
+        &self.public
+    }
+    fn sign(&self, message: &[u8]) -> Result<shinrai_scu::Signature, shinrai_envelope::Error> {
+        Ok(shinrai_scu::Signature {
+            algorithm: shinrai_scu::Algorithm::Ed25519,
+            bytes: self.key.sign(message).as_ref().to_vec(),
+        })
+    }
+}
+
+fn cose_signer(org: &Org) -> CoseSigner<'_> {
+    use aws_lc_rs::signature::KeyPair;
+    CoseSigner {
+        key: &org.key,
+        public: shinrai_scu::PublicKey::from_bytes(
+            shinrai_scu::Algorithm::Ed25519,
+            org.key.public_key().as_ref(),
+        )
+        .expect("key"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registers_cose_sign1_statements_from_scitt_clients() {
+    let log = TestLog::new();
+    let store = log.open();
+    let stmt =
+        serde_json::to_vec(&statement("scitt", &hex_of(900), &[&hex_of(899)])).expect("json");
+    let signer = cose_signer(&log.org);
+    let cose = shinrai_envelope::cose::sign1(
+        &stmt,
+        "application/vnd.in-toto+json",
+        "acme",
+        "scitt",
+        &signer,
+    )
+    .expect("sign");
+    let (s, b) = call(&store, post(&log.token, "application/cose", cose.clone())).await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+    let receipt: Receipt = serde_json::from_value(json(&b)["receipt"].clone()).expect("receipt");
+    verify_receipt(&cose, &receipt, &log.log_key).expect("receipt verifies");
+    let (_, b) = call(
+        &store,
+        get(&format!("/search?subject_digest={}", hex_of(900))),
+    )
+    .await;
+    assert_eq!(json(&b)["entries"][0]["issuer_org"], "acme");
+    let (_, b) = call(&store, get(&format!("/trace/{}?direction=up", hex_of(900)))).await;
+    assert_eq!(json(&b)["edges"].as_array().map(Vec::len), Some(1));
+
+    // Other content types are refused by the default policy; unknown or forged signers too.
+    let other = shinrai_envelope::cose::sign1(b"{}", "application/json", "acme", "x", &signer)
+        .expect("sign");
+    let (s, b) = call(&store, post(&log.token, "application/cose", other)).await;
+    assert_eq!(
+        (s, json(&b)["error"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "policy".into())
+    );
+    let stranger = Org::new();
+    let unknown = shinrai_envelope::cose::sign1(
+        &stmt,
+        "application/vnd.in-toto+json",
+        "x",
+        "y",
+        &cose_signer(&stranger),
+    )
+    .expect("sign");
+    let (s, b) = call(&store, post(&log.token, "application/cose", unknown)).await;
+    assert_eq!(
+        (s, json(&b)["error"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_signer".into())
+    );
+    let mut forged = cose.clone();
+    let n = forged.len();
+    forged[n - 1] ^= 1;
+    let (s, b) = call(&store, post(&log.token, "application/cose", forged)).await;
+    assert_eq!(
+        (s, json(&b)["error"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "bad_signature".into())
+    );
+    let (s, _) = call(
+        &store,
+        post(&log.token, "application/cose", vec![0xd2, 0x84, 0x40]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(store.checkpoint().size, 1);
+    assert_eq!(store.rebuild_index().expect("rebuild"), 1);
+    let (_, b) = call(
+        &store,
+        get(&format!("/search?subject_digest={}", hex_of(900))),
+    )
+    .await;
+    assert_eq!(json(&b)["entries"].as_array().map(Vec::len), Some(1));
+}

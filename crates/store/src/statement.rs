@@ -415,6 +415,77 @@ fn collect_epcis(v: &Value, out: &mut Vec<Edge>, depth: usize) {
     }
 }
 
+/// Whether entry bytes are CBOR (a COSE_Sign1: tag 18 or a 4-element array) rather than JSON.
+pub fn looks_like_cose(bytes: &[u8]) -> bool {
+    matches!(bytes.first(), Some(0xd2 | 0x84))
+}
+
+fn parse_cose(bytes: &[u8]) -> Result<coset::CoseSign1> {
+    use coset::{CborSerializable, TaggedCborSerializable};
+    coset::CoseSign1::from_tagged_slice(bytes)
+        .or_else(|_| coset::CoseSign1::from_slice(bytes))
+        .map_err(|_| Error::Malformed("not a COSE_Sign1 message".into()))
+}
+
+/// The key id (hex) a COSE_Sign1 names in its protected `kid`.
+pub fn cose_kid(bytes: &[u8]) -> Result<String> {
+    let m = parse_cose(bytes)?;
+    if m.protected.header.key_id.is_empty() {
+        return Err(Error::Malformed(
+            "COSE_Sign1 has no kid (the signer's key id) in its protected header".into(),
+        ));
+    }
+    Ok(hex::encode(&m.protected.header.key_id))
+}
+
+/// The index record of a COSE_Sign1 statement: an in-toto Statement payload is indexed like a
+/// DSSE one; any other content is indexed by its CWT `sub` and the SHA-256 of the payload, with
+/// the content type as predicate type.
+pub fn cose_record(content_type: &str, payload: &[u8], sub: &str) -> Result<IndexRecord> {
+    if content_type == IN_TOTO_PAYLOAD_TYPE {
+        return index_record(content_type, payload);
+    }
+    Ok(IndexRecord {
+        payload_type: content_type.to_owned(),
+        predicate_type: content_type.to_owned(),
+        subjects: vec![Subject {
+            name: sub.to_owned(),
+            digests: vec![format!("sha256:{}", hex::encode(sha256_of(payload)))],
+        }],
+        edges: Vec::new(),
+    })
+}
+
+/// [`cose_record`] from the entry bytes without checking the signature (index rebuild: the log
+/// holds only entries that were verified when registered).
+pub fn cose_record_unverified(bytes: &[u8]) -> Result<IndexRecord> {
+    use ciborium::value::Value as C;
+    let m = parse_cose(bytes)?;
+    let h = &m.protected.header;
+    let ct = match &h.content_type {
+        Some(coset::RegisteredLabel::Text(t)) => t.clone(),
+        Some(coset::RegisteredLabel::Assigned(a)) => (*a as i64).to_string(),
+        None => String::new(),
+    };
+    let sub = h
+        .rest
+        .iter()
+        .find(|(l, _)| *l == coset::Label::Int(15))
+        .and_then(|(_, v)| v.as_map())
+        .and_then(|m| {
+            m.iter()
+                .find(|(k, _)| *k == C::Integer(2.into()))
+                .and_then(|(_, v)| v.as_text())
+        })
+        .unwrap_or_default()
+        .to_owned();
+    let payload = m
+        .payload
+        .as_deref()
+        .ok_or_else(|| Error::Malformed("COSE_Sign1 payload is detached".into()))?;
+    cose_record(&ct, payload, &sub)
+}
+
 /// Normalises a digest query: `alg:hex` kept (lowercased), bare 64-hex taken as SHA-256.
 pub fn normalise_digest(d: &str) -> String {
     let d = d.trim();

@@ -134,6 +134,8 @@ struct Checked {
     record: IndexRecord,
     pae: Vec<u8>,
     candidates: Vec<(OrgKey, Vec<u8>)>,
+    /// Already verified by the handler (COSE_Sign1, checked by `shinrai_envelope`).
+    preverified: bool,
 }
 
 impl Checked {
@@ -743,6 +745,54 @@ impl Store {
             record,
             pae,
             candidates,
+            preverified: false,
+        })
+    }
+
+    /// The COSE_Sign1 form (SCITT clients): the signing key is named by `kid` (hex key id) and
+    /// the signature is checked here, over the received bytes, by `shinrai_envelope`.
+    fn check_cose(&self, bytes: &[u8], submitter: &str) -> Result<Checked> {
+        use shinrai_envelope::Error as E;
+        let cfg = &self.shared.config;
+        let kid = crate::statement::cose_kid(bytes)?;
+        let key = self
+            .key(&kid)?
+            .ok_or_else(|| Error::UnknownSigner(kid.clone()))?;
+        let sslib = shinrai_envelope::keys::SslibKey::from_public_key(&key.public_key)
+            .map_err(|e| Error::Inconsistent(format!("registered key {kid}: {e}")))?;
+        let v = shinrai_envelope::cose::verify_sign1(bytes, &[sslib]).map_err(|e| match e {
+            E::UnknownSigner { .. } => Error::UnknownSigner(kid.clone()),
+            E::BadSignature { .. } => Error::BadSignature(kid.clone()),
+            other => Error::Malformed(other.to_string()),
+        })?;
+        if !cfg
+            .allowed_payload_types
+            .iter()
+            .any(|t| t == v.payload_type())
+        {
+            return Err(Error::Policy(format!(
+                "content type {:?} is not accepted (accepted: {})",
+                v.payload_type(),
+                cfg.allowed_payload_types.join(", ")
+            )));
+        }
+        let record =
+            crate::statement::cose_record(v.payload_type(), v.payload_bytes(), &v.value().sub)?;
+        if !cfg.predicate_allowed(&record.predicate_type) {
+            return Err(Error::Policy(format!(
+                "predicate type {:?} is not accepted",
+                record.predicate_type
+            )));
+        }
+        Ok(Checked {
+            id: sha256_of(bytes),
+            leaf: leaf_hash(bytes),
+            bytes: Arc::from(bytes),
+            submitter: submitter.to_owned(),
+            record,
+            pae: Vec::new(),
+            candidates: vec![(key, Vec::new())],
+            preverified: true,
         })
     }
 
@@ -750,7 +800,17 @@ impl Store {
     /// verifier thread, then sequencing (which answers an entry already in the log with the
     /// existing one).
     pub fn register(&self, bytes: &[u8], submitter: &str) -> Result<Pending> {
-        let c = self.check(bytes, submitter)?;
+        let c = if crate::statement::looks_like_cose(bytes) {
+            if bytes.len() > self.shared.config.max_entry_bytes {
+                return Err(Error::TooLarge {
+                    size: bytes.len(),
+                    max: self.shared.config.max_entry_bytes,
+                });
+            }
+            self.check_cose(bytes, submitter)?
+        } else {
+            self.check(bytes, submitter)?
+        };
         let (reply, rx) = tokio::sync::oneshot::channel();
         let id = c.id;
         self.shared
@@ -1044,6 +1104,9 @@ impl Store {
     pub fn rebuild_index(&self) -> Result<u64> {
         use crate::storage::IndexStorage;
         self.shared.backend.rebuild_index(&|bytes| {
+            if crate::statement::looks_like_cose(bytes) {
+                return crate::statement::cose_record_unverified(bytes);
+            }
             let env = Envelope::parse(bytes)?;
             index_record(&env.payload_type, &env.payload)
         })
@@ -1266,7 +1329,10 @@ fn run_verifier(shared: &Shared, rx: Receiver<VerifyJob>, seq: SyncSender<Job>) 
         // ok[i] = index of the candidate key that verified, if any.
         let mut ok: Vec<Option<usize>> = vec![None; jobs.len()];
         let batch: Vec<usize> = (0..jobs.len())
-            .filter(|&i| jobs[i].c.candidates[0].0.public_key.algorithm == Algorithm::Ed25519)
+            .filter(|&i| {
+                !jobs[i].c.preverified
+                    && jobs[i].c.candidates[0].0.public_key.algorithm == Algorithm::Ed25519
+            })
             .collect();
         if !batch.is_empty() {
             let items: Vec<BatchItem<'_>> = batch
@@ -1294,7 +1360,7 @@ fn run_verifier(shared: &Shared, rx: Receiver<VerifyJob>, seq: SyncSender<Job>) 
             }
         }
         for (i, job) in jobs.into_iter().enumerate() {
-            let chosen = ok[i].or_else(|| {
+            let chosen = ok[i].or(job.c.preverified.then_some(0)).or_else(|| {
                 job.c
                     .candidates
                     .iter()
