@@ -5,8 +5,7 @@
 
 use std::io::Write;
 
-use pcap_parser::pcapng::Block;
-use pcap_parser::{PcapBlockOwned, PcapNGSlice};
+use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le};
 
 use crate::error::{MonitorError, Result};
 
@@ -115,7 +114,8 @@ enum Inner<'a> {
         nanos: bool,
     },
     Ng {
-        slice: PcapNGSlice<'a>,
+        rem: &'a [u8],
+        big_endian: bool,
         ifaces: Vec<NgIface>,
     },
     Done,
@@ -153,10 +153,14 @@ impl<'a> Frames<'a> {
                 }
             }
             CaptureFormat::PcapNg => {
-                let slice = PcapNGSlice::from_slice(bytes)
-                    .map_err(|e| MonitorError::CaptureFormat(format!("pcapng header: {e:?}")))?;
+                if bytes.len() < 28 {
+                    return Err(MonitorError::CaptureFormat(
+                        "pcapng section header cut off".into(),
+                    ));
+                }
                 Inner::Ng {
-                    slice,
+                    rem: bytes,
+                    big_endian: false,
                     ifaces: Vec::new(),
                 }
             }
@@ -243,27 +247,62 @@ impl<'a> Frames<'a> {
 
     fn next_ng(&mut self) -> Option<Frame<'a>> {
         loop {
-            let Inner::Ng { slice, ifaces } = &mut self.inner else {
+            let Inner::Ng {
+                rem,
+                big_endian,
+                ifaces,
+            } = &mut self.inner
+            else {
                 return None;
             };
-            let block = match slice.next() {
-                None => {
-                    self.inner = Inner::Done;
-                    return None;
+            if rem.is_empty() {
+                self.inner = Inner::Done;
+                return None;
+            }
+            // Walk the blocks here and hand pcap-parser exactly one block whose length was
+            // checked (>= 12, a multiple of 4, inside the file): its own length arithmetic is
+            // not safe on crafted lengths.
+            if rem.len() < 12 {
+                self.stats.truncated_tail = true;
+                self.inner = Inner::Done;
+                return None;
+            }
+            let raw = |i: usize| [rem[i], rem[i + 1], rem[i + 2], rem[i + 3]];
+            if raw(0) == [0x0a, 0x0d, 0x0d, 0x0a] {
+                match raw(8) {
+                    [0x4d, 0x3c, 0x2b, 0x1a] => *big_endian = false,
+                    [0x1a, 0x2b, 0x3c, 0x4d] => *big_endian = true,
+                    _ => {
+                        self.stats.skipped_records += 1;
+                        self.inner = Inner::Done;
+                        return None;
+                    }
                 }
-                Some(Err(pcap_parser::nom::Err::Incomplete(_))) => {
-                    self.stats.truncated_tail = true;
-                    self.inner = Inner::Done;
-                    return None;
-                }
-                Some(Err(_)) => {
-                    self.stats.skipped_records += 1;
-                    self.inner = Inner::Done;
-                    return None;
-                }
-                Some(Ok(b)) => b,
+            }
+            let len = if *big_endian {
+                u32::from_be_bytes(raw(4))
+            } else {
+                u32::from_le_bytes(raw(4))
+            } as usize;
+            if len < 12 || !len.is_multiple_of(4) {
+                self.stats.skipped_records += 1;
+                self.inner = Inner::Done;
+                return None;
+            }
+            if len > rem.len() {
+                self.stats.truncated_tail = true;
+                self.inner = Inner::Done;
+                return None;
+            }
+            let (one, rest) = rem.split_at(len);
+            *rem = rest;
+            let parsed = if *big_endian {
+                parse_block_be(one)
+            } else {
+                parse_block_le(one)
             };
-            let PcapBlockOwned::NG(block) = block else {
+            let Ok((_, block)) = parsed else {
+                self.stats.skipped_records += 1;
                 continue;
             };
             match block {
