@@ -82,6 +82,9 @@ impl SqliteBackend {
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "FULL")?;
         writer.pragma_update(None, "foreign_keys", "ON")?;
+        // Index B-trees of a large log outgrow SQLite's 2 MB default cache; 64 MB keeps the hot
+        // upper levels in memory for the sequencer's random inserts (ids, digests).
+        writer.pragma_update(None, "cache_size", -65_536)?;
         writer.busy_timeout(std::time::Duration::from_secs(10))?;
         writer.execute_batch(SCHEMA)?;
         let version: Option<String> = writer
@@ -123,6 +126,8 @@ impl SqliteBackend {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 c.busy_timeout(std::time::Duration::from_secs(10))?;
+                c.pragma_update(None, "cache_size", -16_384)?;
+                c.pragma_update(None, "mmap_size", 1i64 << 30)?;
                 c.set_prepared_statement_cache_capacity(64);
                 c
             }

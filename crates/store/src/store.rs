@@ -7,7 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -1132,23 +1132,25 @@ impl Sequencer {
         while let Ok(first) = rx.recv() {
             let deadline = Instant::now() + delay;
             let mut jobs = vec![first];
-            while jobs.len() < max {
-                match rx.try_recv() {
-                    Ok(j) => {
-                        jobs.push(j);
-                        continue;
+            // Drain what is queued; if the batch is not full, sleep out the rest of the delay
+            // once and drain again. Sleeping (rather than waiting on the queue) means senders
+            // do not wake this thread once per entry.
+            let mut slept = delay.is_zero();
+            loop {
+                while jobs.len() < max {
+                    match rx.try_recv() {
+                        Ok(j) => jobs.push(j),
+                        Err(_) => break,
                     }
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
-                    Err(std::sync::mpsc::TryRecvError::Empty) => {}
                 }
-                let now = Instant::now();
-                if now >= deadline {
+                if jobs.len() >= max || slept {
                     break;
                 }
-                match rx.recv_timeout(deadline - now) {
-                    Ok(j) => jobs.push(j),
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                let now = Instant::now();
+                if now < deadline {
+                    std::thread::sleep(deadline - now);
                 }
+                slept = true;
             }
             self.integrate(jobs);
         }
