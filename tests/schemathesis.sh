@@ -8,8 +8,8 @@ ROOT=$(pwd)
 PY=${SHINRAI_PYTHON:-$ROOT/.venv/bin/python}
 ST="$(dirname "$PY")/schemathesis"
 [ -x "$ST" ] || { echo "schemathesis not installed next to $PY (pip install -r tests/python-requirements.txt)" >&2; exit 1; }
-cargo build -q -p shinrai-server --bin shinrai-store-dev
-BIN="$ROOT/target/debug/shinrai-store-dev"
+cargo build -q -p shinrai-cli --bin shinrai
+BIN="$ROOT/target/debug/shinrai"
 WORK=$(mktemp -d)
 cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
