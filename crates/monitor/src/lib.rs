@@ -4,7 +4,9 @@
 //! IP, TCP/UDP, L2-only frames) -> [`engine::Monitor`], which keeps an asset and link inventory,
 //! a protocol-independent message model per link and direction ([`msgmodel`]), timing and volume
 //! statistics ([`timing`]), and estimates causes with the standard commands and the work plan
-//! ([`plan`]). Output: EVE-style [`alert::Alert`] lines.
+//! ([`plan`]). Output: EVE-style [`alert::Alert`] lines. [`mss`] groups alerts of many sensors
+//! into incidents; `nats` carries them over JetStream; `signing` wraps models in SCU-signed DSSE
+//! envelopes; [`kitsune`] is the damped-statistics baseline of the benchmark.
 #![forbid(unsafe_code)]
 #![doc = ""]
 #![doc = include_str!("../README.md")]

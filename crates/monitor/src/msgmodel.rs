@@ -3,10 +3,12 @@
 //! Learning keeps a bounded reservoir of payloads (first [`PROFILE_BYTES`] bytes) plus a few
 //! online statistics (counter candidates, length fields). [`DirLearner::build`] then:
 //! 1. groups messages by exact length when a direction uses few distinct lengths;
-//! 2. picks one *discriminator* offset among the first 16 bytes (small value sets whose
-//!    split most reduces the variety of the other offsets: a function code, a PDU type);
-//! 3. profiles every offset of every message type: constant, small set (<= 16 values, kept as a
-//!    256-bit set), range (min..max), counter (skipped), length field (checked against the length).
+//! 2. picks one *discriminator* offset among the first 16 bytes: the small value set whose split
+//!    best reduces the variety of the other offsets per bit of split entropy (a function code, a
+//!    PDU type);
+//! 3. profiles every offset of every message type: constant, small set (<= 16 values that repeat,
+//!    kept as a 256-bit set), range (min..max with tolerance), counter (skipped), length field
+//!    (checked against the payload length). Header bytes (< 16) are strict, later bytes tolerant.
 //!
 //! Checking a message names the offsets that break the profile, expected versus seen.
 
