@@ -1,6 +1,6 @@
 //! OT anomaly detection for Shinrai (MISSION.md part C2).
 //!
-//! Pipeline: [`capture`] (pcap/pcapng files, live AF_PACKET) -> [`decode`] (Ethernet, VLAN, ARP,
+//! Pipeline: [`capture`] (pcap/pcapng files, live AF_PACKET) -> [`decode`](mod@decode) (Ethernet, VLAN, ARP,
 //! IP, TCP/UDP, L2-only frames) -> [`engine::Monitor`], which keeps an asset and link inventory,
 //! a protocol-independent message model per link and direction ([`msgmodel`]), timing and volume
 //! statistics ([`timing`]), and estimates causes with the standard commands and the work plan
