@@ -249,6 +249,63 @@ impl PublicKey {
     }
 }
 
+impl PublicKey {
+    /// Parses the key once for repeated verification (a verifier that checks many signatures
+    /// by the same key, such as the trust store with its organisation keys, keeps one of these).
+    pub fn verifying_key(&self) -> Result<VerifyingKey> {
+        use aws_lc_rs::signature as sig;
+        let bad = |_| Error::InvalidKey(format!("not a valid {} public key", self.algorithm));
+        let (primary, der) = match self.algorithm {
+            Algorithm::Ed25519 => (
+                sig::ParsedPublicKey::new(&sig::ED25519, &self.bytes).map_err(bad)?,
+                None,
+            ),
+            Algorithm::EcdsaP256 => (
+                sig::ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, &self.bytes)
+                    .map_err(bad)?,
+                Some(
+                    sig::ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_ASN1, &self.bytes)
+                        .map_err(bad)?,
+                ),
+            ),
+        };
+        Ok(VerifyingKey {
+            algorithm: self.algorithm,
+            primary,
+            der,
+        })
+    }
+}
+
+/// A public key parsed once, for checking many signatures: same results as
+/// [`PublicKey::verify`], without re-reading the key each time.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    algorithm: Algorithm,
+    /// Ed25519, or ECDSA over fixed `r || s` signatures.
+    primary: aws_lc_rs::signature::ParsedPublicKey,
+    /// ECDSA over DER signatures.
+    der: Option<aws_lc_rs::signature::ParsedPublicKey>,
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VerifyingKey({})", self.algorithm)
+    }
+}
+
+impl VerifyingKey {
+    /// Checks `signature` over `message`, as [`PublicKey::verify`] does.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<()> {
+        let key = match (&self.der, signature.len()) {
+            (Some(der), n) if n != 64 => der,
+            _ => &self.primary,
+        };
+        key.verify_sig(message, signature)
+            .map_err(|_| Error::BadSignature)
+    }
+}
+
 /// A signature made by an SCU key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Signature {
@@ -408,6 +465,36 @@ mod tests {
         fixed[63] = 1;
         let der = ecdsa_fixed_to_der(&fixed);
         assert_eq!(ecdsa_der_to_fixed(&der).expect("valid DER"), fixed);
+    }
+
+    #[test]
+    fn parsed_key_agrees_with_one_shot_verification() {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("keygen");
+        let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+            .expect("parse");
+        let public =
+            PublicKey::from_bytes(Algorithm::EcdsaP256, kp.public_key().as_ref()).expect("public");
+        let fixed = kp.sign(&rng, b"msg").expect("sign").as_ref().to_vec();
+        let der = ecdsa_fixed_to_der(&fixed);
+        let vk = public.verifying_key().expect("parsed");
+        for sig in [&fixed, &der] {
+            assert!(vk.verify(b"msg", sig).is_ok());
+            assert!(public.verify(b"msg", sig).is_ok());
+            assert!(vk.verify(b"other", sig).is_err());
+        }
+        let mut bad = fixed.clone();
+        bad[10] ^= 1;
+        assert!(vk.verify(b"msg", &bad).is_err());
+        assert!(
+            PublicKey::from_bytes(Algorithm::EcdsaP256, &[4u8; 65])
+                .expect("shape ok")
+                .verifying_key()
+                .is_err(),
+            "a point off the curve must be refused"
+        );
     }
 
     #[test]

@@ -91,7 +91,12 @@ fn crypto(a: CryptoArgs) -> Result<ExitCode> {
         })?;
         let public = ks.public_key(label)?;
         let sig = ks.sign(label, &purpose, &msg)?;
+        let key = public.verifying_key()?;
         let verify = rate(dur, || {
+            key.verify(&msg, &sig.bytes)?;
+            Ok(())
+        })?;
+        let verify_unparsed = rate(dur, || {
             public.verify(&msg, &sig.bytes)?;
             Ok(())
         })?;
@@ -100,9 +105,17 @@ fn crypto(a: CryptoArgs) -> Result<ExitCode> {
             (Some(p), Algorithm::EcdsaP256) => (Some(p.p256_sign), Some(p.p256_verify)),
             (None, _) => (None, None),
         };
-        let (sn, vn) = match alg {
-            Algorithm::Ed25519 => ("Ed25519 sign", "Ed25519 verify"),
-            Algorithm::EcdsaP256 => ("ECDSA P-256 sign", "ECDSA P-256 verify"),
+        let (sn, vn, un) = match alg {
+            Algorithm::Ed25519 => (
+                "Ed25519 sign",
+                "Ed25519 verify",
+                "Ed25519 verify (parse key)",
+            ),
+            Algorithm::EcdsaP256 => (
+                "ECDSA P-256 sign",
+                "ECDSA P-256 verify",
+                "P-256 verify (parse key)",
+            ),
         };
         rows.push(Row {
             name: sn,
@@ -113,6 +126,39 @@ fn crypto(a: CryptoArgs) -> Result<ExitCode> {
             name: vn,
             ours: verify,
             peer: pv,
+        });
+        rows.push(Row {
+            name: un,
+            ours: verify_unparsed,
+            peer: pv,
+        });
+    }
+    // The same primitives without the SCU (no policy check, no audit record): what the audit
+    // costs per signature.
+    {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let bad = |_| anyhow::anyhow!("generating a benchmark key");
+        let ed = Ed25519KeyPair::generate().map_err(bad)?;
+        let p256 = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(bad)?;
+        let ed_raw = rate(dur, || {
+            std::hint::black_box(ed.sign(&msg));
+            Ok(())
+        })?;
+        let p_raw = rate(dur, || {
+            p256.sign(&rng, &msg)
+                .map_err(|_| anyhow::anyhow!("ECDSA signing failed"))?;
+            Ok(())
+        })?;
+        rows.push(Row {
+            name: "Ed25519 sign (raw, no SCU)",
+            ours: ed_raw,
+            peer: peer.as_ref().map(|p| p.ed_sign),
+        });
+        rows.push(Row {
+            name: "P-256 sign (raw, no SCU)",
+            ours: p_raw,
+            peer: peer.as_ref().map(|p| p.p256_sign),
         });
     }
     // Batch verification: many Ed25519 signatures by many keys checked together.
