@@ -221,7 +221,8 @@ struct Job {
 struct Shared {
     dir: PathBuf,
     config: Config,
-    backend: Arc<SqliteBackend>,
+    /// The only place the store names a backend type is [`Store::open_with_passphrase`].
+    backend: Arc<dyn Backend>,
     latest: RwLock<Arc<StoredCheckpoint>>,
     keys: RwLock<HashMap<String, OrgKey>>,
     tokens: RwLock<HashMap<Hash, String>>,
@@ -525,7 +526,7 @@ impl Store {
             name: config.origin.clone(),
             public,
         };
-        let backend = Arc::new(SqliteBackend::open(&dir.join(DB_FILE))?);
+        let backend: Arc<dyn Backend> = Arc::new(SqliteBackend::open(&dir.join(DB_FILE))?);
         let latest = backend
             .latest_checkpoint()?
             .ok_or_else(|| Error::Inconsistent("no checkpoint stored".into()))?;
@@ -612,7 +613,6 @@ impl Store {
         {
             return Ok(o.clone());
         }
-        use crate::storage::Registry;
         let org = self
             .shared
             .backend
@@ -636,7 +636,6 @@ impl Store {
         {
             return Ok(Some(k.clone()));
         }
-        use crate::storage::Registry;
         let k = self.shared.backend.org_key(keyid)?;
         if let Some(k) = &k {
             self.shared
@@ -963,7 +962,6 @@ impl Store {
 
     /// Searches the index (digests are normalised; the limit is clamped to 1..=1000).
     pub fn search(&self, mut q: SearchQuery) -> Result<Page> {
-        use crate::storage::IndexStorage;
         q.subject_digest = q.subject_digest.map(|d| normalise_digest(&d));
         if q.limit == 0 {
             q.limit = 50;
@@ -973,7 +971,6 @@ impl Store {
 
     /// Follows traceability edges from `node` transitively, up to `depth` steps.
     pub fn trace(&self, node: &str, direction: Direction, depth: u32) -> Result<Trace> {
-        use crate::storage::IndexStorage;
         const MAX_EDGES: usize = 10_000;
         let root = normalise_digest(node);
         let depth = depth.min(64);
@@ -1102,7 +1099,6 @@ impl Store {
 
     /// Recreates the index from the entry bytes (the index is derived data).
     pub fn rebuild_index(&self) -> Result<u64> {
-        use crate::storage::IndexStorage;
         self.shared.backend.rebuild_index(&|bytes| {
             if crate::statement::looks_like_cose(bytes) {
                 return crate::statement::cose_record_unverified(bytes);
