@@ -563,7 +563,15 @@ impl Store {
             shared: shared.clone(),
             signer,
             frontier,
-            last_ms: 0,
+            // Registration times never go backwards along the log, also across restarts.
+            last_ms: match cp.size.checked_sub(1) {
+                Some(last) => shared
+                    .backend
+                    .entry(last)?
+                    .map(|e| e.registered_at_ms)
+                    .unwrap_or(0),
+                None => 0,
+            },
         };
         std::thread::Builder::new()
             .name("shinrai-sequencer".into())
