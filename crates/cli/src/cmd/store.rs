@@ -203,8 +203,8 @@ pub struct ServerArg {
     pub server: String,
 }
 
-/// `shinrai register`: register a signed statement (DSSE envelope JSON).
-#[derive(clap::Args, Debug)]
+/// `shinrai register`: register a signed statement (DSSE envelope JSON or COSE_Sign1).
+#[derive(clap::Args)]
 pub struct RegisterArgs {
     /// The DSSE envelope file.
     pub file: PathBuf,
@@ -217,6 +217,17 @@ pub struct RegisterArgs {
     /// Where to save the receipt (default: FILE.receipt.json).
     #[arg(long)]
     pub receipt: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for RegisterArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterArgs")
+            .field("file", &self.file)
+            .field("server", &self.server)
+            .field("token", &"<redacted>")
+            .field("receipt", &self.receipt)
+            .finish()
+    }
 }
 
 async fn send(req: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>)> {
@@ -238,6 +249,11 @@ fn api_error(status: u16, body: &[u8]) -> anyhow::Error {
 pub fn run_register(a: RegisterArgs) -> Result<ExitCode> {
     let bytes = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
     let base = a.server.server.trim_end_matches('/').to_owned();
+    let content_type = if shinrai_store::statement::looks_like_cose(&bytes) {
+        "application/cose"
+    } else {
+        "application/json"
+    };
     let rt = runtime()?;
     let receipt: Receipt = rt.block_on(async {
         let client = reqwest::Client::new();
@@ -245,7 +261,7 @@ pub fn run_register(a: RegisterArgs) -> Result<ExitCode> {
             client
                 .post(format!("{base}/entries"))
                 .bearer_auth(&a.token)
-                .header("content-type", "application/json")
+                .header("content-type", content_type)
                 .body(bytes),
         )
         .await?;
