@@ -2,9 +2,12 @@
 //! checkpoint signature, compare every tile, and check consistency with an earlier checkpoint
 //! the auditor saw. Works over any [`LogSource`] (HTTP in the CLI, the store in tests).
 
-use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 
-use crate::merkle::{Frontier, Hash, TILE_WIDTH, leaf_hash, root_of_leaves, tile_from_bytes};
+use serde::{Deserialize, Serialize};
+use shinrai_tlog::tiles::{audit_tiles, decode_entry_bundle};
+use shinrai_tlog::{TileKind, TilePath, TileReader, root_at};
+
 use crate::note::{Checkpoint, NoteVerifier};
 use crate::{Error, Result};
 
@@ -45,100 +48,91 @@ impl AuditReport {
     }
 }
 
-/// Splits an entry bundle into entries.
-pub fn parse_bundle(mut b: &[u8]) -> Result<Vec<&[u8]>> {
-    let mut out = Vec::new();
-    while !b.is_empty() {
-        if b.len() < 2 {
-            return Err(Error::Inconsistent("truncated entry bundle".into()));
-        }
-        let n = u16::from_be_bytes([b[0], b[1]]) as usize;
-        if b.len() < 2 + n {
-            return Err(Error::Inconsistent("truncated entry bundle".into()));
-        }
-        out.push(&b[2..2 + n]);
-        b = &b[2 + n..];
-    }
-    Ok(out)
+/// Splits an entry bundle into entries (C2SP tlog-tiles: big-endian `u16` length, bytes).
+pub fn parse_bundle(b: &[u8]) -> Result<Vec<&[u8]>> {
+    decode_entry_bundle(b).map_err(|e| Error::Inconsistent(e.to_string()))
 }
 
 /// Audits the log behind `source` against the log key `verifier_key`, and against `seen` (the
 /// last checkpoint this auditor verified) if given.
+///
+/// The checkpoint signature must verify (else `Err`). Then `shinrai-tlog`'s `audit_tiles`
+/// reads every entry bundle and hash tile, recomputes the tree from the entries and compares
+/// each tile; the recomputed root must be the checkpoint's, and the root at `seen.size`
+/// (recomputed from the checked tiles) must be the one seen. Differences and read failures are
+/// reported in [`AuditReport::problems`].
 pub fn audit(
     source: &mut dyn LogSource,
     verifier_key: &str,
     seen: Option<&SeenCheckpoint>,
 ) -> Result<AuditReport> {
     let note = source.checkpoint()?;
-    let mut problems = Vec::new();
     let text = NoteVerifier::parse(verifier_key)?.verify(&note)?;
     let cp = Checkpoint::parse(text)?;
     let n = cp.size;
-    let mut leaves: Vec<Hash> = Vec::with_capacity(n as usize);
-    let bundles = n.div_ceil(TILE_WIDTH);
-    for b in 0..bundles {
-        let width = (n - b * TILE_WIDTH).min(TILE_WIDTH);
-        let w = (width < TILE_WIDTH).then_some(width as u16);
-        let bytes = source.bundle(b, w)?;
-        let entries = parse_bundle(&bytes)?;
-        if entries.len() as u64 != width {
-            problems.push(format!(
-                "entry bundle {b} has {} entries, expected {width}",
-                entries.len()
-            ));
+    let mut problems = Vec::new();
+    let source = RefCell::new(source);
+    let fetch = |p: &TilePath| -> shinrai_tlog::Result<Vec<u8>> {
+        let width = p.is_partial().then_some(p.width());
+        let mut s = source.borrow_mut();
+        match p.kind() {
+            TileKind::Entries => s.bundle(p.index(), width),
+            TileKind::Hash { level } => s.tile(level, p.index(), width),
         }
-        for e in entries.iter().take(width as usize) {
-            leaves.push(leaf_hash(e));
-        }
-    }
-    if leaves.len() as u64 == n {
-        let mut f = Frontier::default();
-        let computed = f.append(&leaves);
-        let mut tiles: Vec<_> = computed.into_iter().collect();
-        tiles.sort_by_key(|((l, i), _)| (*l, *i));
-        for ((level, index), hashes) in tiles {
-            let w = (hashes.len() < TILE_WIDTH as usize).then_some(hashes.len() as u16);
-            match source
-                .tile(level, index, w)
-                .and_then(|b| tile_from_bytes(&b))
-            {
-                Ok(served) if served == *hashes => {}
-                Ok(_) => problems.push(format!(
-                    "tile {level}/{index} differs from the tree recomputed from the entries"
-                )),
-                Err(e) => problems.push(format!("tile {level}/{index}: {e}")),
-            }
-        }
-        let root = f.root()?;
-        if root != cp.root {
-            problems.push(format!(
-                "entries hash to root {} but the checkpoint for size {n} says {}",
-                hex::encode(root),
-                hex::encode(cp.root)
-            ));
-        }
-        if let Some(s) = seen {
-            if s.size > n {
+        .map_err(|e| shinrai_tlog::Error::Storage(Box::new(e)))
+    };
+    match audit_tiles(n, fetch) {
+        Ok(root) => {
+            if root != cp.root {
                 problems.push(format!(
-                    "log shrank: a checkpoint of size {} was seen before, now {n}",
-                    s.size
-                ));
-            } else if hex::encode(root_of_leaves(&leaves[..s.size as usize])) != s.root {
-                problems.push(format!(
-                    "not consistent with the checkpoint of size {} seen before: history was rewritten",
-                    s.size
+                    "entries hash to root {} but the checkpoint for size {n} says {}",
+                    hex::encode(root),
+                    hex::encode(cp.root)
                 ));
             }
+            if let Some(s) = seen {
+                if s.size > n {
+                    problems.push(format!(
+                        "log shrank: a checkpoint of size {} was seen before, now {n}",
+                        s.size
+                    ));
+                } else {
+                    // Read through tiles at the widths of size n, which audit_tiles checked.
+                    match root_at(&TileReader::new(n, fetch), s.size) {
+                        Ok(r) if hex::encode(r) == s.root => {}
+                        Ok(_) => problems.push(format!(
+                            "not consistent with the checkpoint of size {} seen before: history was rewritten",
+                            s.size
+                        )),
+                        Err(e) => problems.push(format!(
+                            "cannot recompute the root at the size {} seen before: {e}",
+                            s.size
+                        )),
+                    }
+                }
+            }
         }
-    } else {
-        problems.push(format!(
-            "log has {} entries, checkpoint says {n}",
-            leaves.len()
-        ));
+        Err(e) => problems.push(describe(&e, n)),
     }
     Ok(AuditReport {
         tree_size: n,
         root: hex::encode(cp.root),
         problems,
     })
+}
+
+/// Words an `audit_tiles` failure the way auditors read it (`tile L/N differs ...`).
+fn describe(e: &shinrai_tlog::Error, n: u64) -> String {
+    if let shinrai_tlog::Error::TileMismatch { path } = e
+        && let Ok(tile) = TilePath::parse(path)
+    {
+        return match tile.kind() {
+            TileKind::Hash { level } => format!(
+                "tile {level}/{} differs from the tree recomputed from the entries",
+                tile.index()
+            ),
+            TileKind::Entries => format!("entry bundle {} differs", tile.index()),
+        };
+    }
+    format!("the tiles and entries served do not reproduce the tree of size {n}: {e}")
 }

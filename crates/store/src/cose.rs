@@ -12,7 +12,7 @@ use coset::{
     CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable, iana,
 };
 
-use crate::merkle::{Hash, leaf_hash, root_from_inclusion_proof, sha256_of};
+use crate::merkle::{Hash, leaf_hash, sha256_of};
 use crate::{Error, Result};
 
 /// COSE header label `vds` (verifiable data structure).
@@ -163,7 +163,7 @@ pub fn verify_cose_receipt(
                 .ok_or_else(|| bad("inclusion path hash is not 32 bytes"))
         })
         .collect::<Result<Vec<Hash>>>()?;
-    let root = root_from_inclusion_proof(index, size, &leaf_hash(entry), &path)
+    let root = shinrai_tlog::root_from_inclusion_proof(index, size, &leaf_hash(entry), &path)
         .map_err(|e| bad(&e.to_string()))?;
     let tbs = sign1.tbs_detached_data(&root, &[]);
     aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ED25519, public_key)

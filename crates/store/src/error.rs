@@ -77,6 +77,21 @@ pub enum Error {
     Stopped,
 }
 
+impl From<shinrai_tlog::Error> for Error {
+    /// A `shinrai-tlog` failure inside the store: a storage error the store itself raised (and
+    /// passed through tlog's reader) comes back unchanged; anything else means the stored or
+    /// received log data does not check, so it is [`Error::Inconsistent`].
+    fn from(e: shinrai_tlog::Error) -> Self {
+        match e {
+            shinrai_tlog::Error::Storage(inner) => match inner.downcast::<Error>() {
+                Ok(own) => *own,
+                Err(other) => Error::Inconsistent(other.to_string()),
+            },
+            other => Error::Inconsistent(other.to_string()),
+        }
+    }
+}
+
 impl Error {
     /// Whether the error is the client's fault (bad input, policy, auth) rather than the server's.
     pub fn is_client_error(&self) -> bool {

@@ -6,8 +6,9 @@
 //! storage behind small storage traits, search and traceability.
 //!
 //! Modules:
-//! - [`merkle`]: tree maths over tiles (pure).
-//! - [`note`]: C2SP checkpoints and signed notes (pure).
+//! - [`merkle`]: the store's tiles as a `shinrai-tlog` hash reader (all Merkle maths, proofs
+//!   and tile codecs are `shinrai-tlog`'s).
+//! - [`note`]: the store's log key API over `shinrai-tlog` checkpoints and signed notes.
 //! - [`statement`]: DSSE, in-toto Statement v1, securesystemslib keys, index extraction (pure).
 
 pub mod error;

@@ -1,49 +1,23 @@
-//! C2SP `tlog-checkpoint` bodies in C2SP `signed-note`s with an Ed25519 note key.
-//!
-//! A checkpoint text is `<origin>\n<size>\n<base64 root>\n`; the note appends a blank line and
-//! one signature line `— <name> <base64(key hash[4] || signature[64])>`. The key hash is the
-//! first four bytes of `SHA-256(name || "\n" || 0x01 || public key)`, and the verifier key
-//! string is `<name>+<hex key hash>+<base64(0x01 || public key)>`.
+//! C2SP `tlog-checkpoint`s in C2SP `signed-note`s: formatting, signing and verification are
+//! `shinrai-tlog`'s; this module keeps the store's small API over them (a log verifier key with
+//! its raw Ed25519 key visible, verification returning the signed text).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
+pub use shinrai_tlog::{Checkpoint, KeyAlg, NoteSigner};
 
-use crate::merkle::{Hash, sha256_of};
 use crate::{Error, Result};
 
-/// Signs checkpoint notes. The store's implementation uses an SCU key with purpose `checkpoint`.
-pub trait NoteSigner: Send + Sync {
-    /// The key name in signature lines (by convention the log origin).
-    fn name(&self) -> &str;
-    /// The raw 32-byte Ed25519 public key.
-    fn public_key(&self) -> [u8; 32];
-    /// Signs `message` (the checkpoint text) with Ed25519.
-    fn sign(&self, message: &[u8]) -> Result<[u8; 64]>;
-}
-
-/// The note key hash of an Ed25519 key called `name`.
+/// The note key hash of an Ed25519 log key called `name`.
 pub fn key_hash(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
-    let mut msg = Vec::with_capacity(name.len() + 34);
-    msg.extend_from_slice(name.as_bytes());
-    msg.push(b'\n');
-    msg.push(0x01);
-    msg.extend_from_slice(public_key);
-    let h = sha256_of(&msg);
-    [h[0], h[1], h[2], h[3]]
+    shinrai_tlog::key_hash(name, KeyAlg::Ed25519, public_key)
 }
 
-/// The C2SP verifier key string `<name>+<hex hash>+<base64(0x01 || key)>`.
-pub fn verifier_key(name: &str, public_key: &[u8; 32]) -> String {
-    let mut k = vec![0x01];
-    k.extend_from_slice(public_key);
-    format!(
-        "{name}+{}+{}",
-        hex::encode(key_hash(name, public_key)),
-        B64.encode(k)
-    )
+/// The C2SP verifier key string `<name>+<hex hash>+<base64(0x01 || key)>`; fails if `name` is
+/// not a valid key name (empty, whitespace or `+`).
+pub fn verifier_key(name: &str, public_key: &[u8; 32]) -> Result<String> {
+    Ok(shinrai_tlog::NoteVerifier::new(name, KeyAlg::Ed25519, *public_key)?.to_string())
 }
 
-/// A note verifier parsed from a verifier key string.
+/// A log's note verifier key (Ed25519), parsed from a verifier key string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoteVerifier {
     /// Key name.
@@ -53,163 +27,91 @@ pub struct NoteVerifier {
 }
 
 impl NoteVerifier {
-    /// Parses `<name>+<hex hash>+<base64(0x01 || key)>`, checking the hash.
+    /// Parses `<name>+<hex hash>+<base64(0x01 || key)>` (surrounding whitespace ignored),
+    /// checking the hash; only Ed25519 note keys (type 0x01) are log keys.
     pub fn parse(vkey: &str) -> Result<Self> {
-        let bad = |why: &str| Error::InvalidRequest(format!("bad note verifier key: {why}"));
-        let mut parts = vkey.trim().splitn(3, '+');
-        let (Some(name), Some(hash), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected <name>+<hash>+<key>"));
-        };
-        let key = B64.decode(key).map_err(|_| bad("key is not base64"))?;
-        if key.len() != 33 || key[0] != 0x01 {
-            return Err(bad("only Ed25519 (type 0x01) keys are supported"));
-        }
-        let mut public_key = [0u8; 32];
-        public_key.copy_from_slice(&key[1..]);
-        if hex::encode(key_hash(name, &public_key)) != hash {
-            return Err(bad("key hash does not match name and key"));
+        let bad = |why: String| Error::InvalidRequest(format!("bad note verifier key: {why}"));
+        let v = shinrai_tlog::NoteVerifier::parse(vkey.trim()).map_err(|e| bad(e.to_string()))?;
+        if v.alg() != KeyAlg::Ed25519 {
+            return Err(bad("only Ed25519 (type 0x01) keys sign checkpoints".into()));
         }
         Ok(NoteVerifier {
-            name: name.to_owned(),
-            public_key,
+            name: v.name().to_owned(),
+            public_key: *v.public_key(),
         })
+    }
+
+    /// The same key as a `shinrai-tlog` verifier.
+    pub fn to_tlog(&self) -> Result<shinrai_tlog::NoteVerifier> {
+        Ok(shinrai_tlog::NoteVerifier::new(
+            self.name.clone(),
+            KeyAlg::Ed25519,
+            self.public_key,
+        )?)
     }
 
     /// Verifies a signed note and returns its text (the part that was signed).
     pub fn verify<'n>(&self, note: &'n str) -> Result<&'n str> {
-        let bad = |why: &str| Error::Inconsistent(format!("checkpoint signature: {why}"));
-        let split = note
-            .find("\n\n")
-            .ok_or_else(|| bad("note has no signature block"))?;
-        let text = &note[..split + 1];
-        let want = key_hash(&self.name, &self.public_key);
-        for line in note[split + 2..].lines() {
-            let Some(rest) = line.strip_prefix("\u{2014} ") else {
-                return Err(bad("malformed signature line"));
-            };
-            let Some((name, sig)) = rest.split_once(' ') else {
-                return Err(bad("malformed signature line"));
-            };
-            if name != self.name {
-                continue;
-            }
-            let sig = B64
-                .decode(sig)
-                .map_err(|_| bad("signature is not base64"))?;
-            if sig.len() != 68 || sig[..4] != want {
-                continue;
-            }
-            let pk = aws_lc_rs::signature::UnparsedPublicKey::new(
-                &aws_lc_rs::signature::ED25519,
-                &self.public_key,
-            );
-            return pk
-                .verify(text.as_bytes(), &sig[4..])
-                .map(|()| text)
-                .map_err(|_| bad("signature does not verify with the log key"));
+        let verified = shinrai_tlog::verify_note(note.as_bytes(), &[self.to_tlog()?])
+            .map_err(|e| Error::Inconsistent(format!("checkpoint signature: {e}")))?;
+        // The verified text is the start of the note (up to and including the newline before
+        // the blank line), so slicing the input returns it without a copy.
+        let len = verified.text().len();
+        match note.get(..len) {
+            Some(text) if text == verified.text() => Ok(text),
+            _ => Err(Error::Inconsistent(
+                "checkpoint signature: note text is not a prefix of the note".into(),
+            )),
         }
-        Err(bad("no signature by the log key"))
-    }
-}
-
-/// A parsed checkpoint body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// The log origin line.
-    pub origin: String,
-    /// Tree size.
-    pub size: u64,
-    /// Root hash.
-    pub root: Hash,
-}
-
-impl Checkpoint {
-    /// The checkpoint text (what is signed).
-    pub fn text(&self) -> String {
-        format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            B64.encode(self.root)
-        )
-    }
-
-    /// Parses a checkpoint text (extension lines after the root are ignored).
-    pub fn parse(text: &str) -> Result<Self> {
-        let bad = |why: &str| Error::Inconsistent(format!("malformed checkpoint: {why}"));
-        let mut lines = text.lines();
-        let origin = lines
-            .next()
-            .filter(|o| !o.is_empty())
-            .ok_or_else(|| bad("no origin"))?;
-        let size = lines
-            .next()
-            .and_then(|s| s.parse::<u64>().ok())
-            .ok_or_else(|| bad("bad size line"))?;
-        let root = lines
-            .next()
-            .and_then(|r| B64.decode(r).ok())
-            .filter(|r| r.len() == 32)
-            .ok_or_else(|| bad("bad root line"))?;
-        let mut h = [0u8; 32];
-        h.copy_from_slice(&root);
-        Ok(Checkpoint {
-            origin: origin.to_owned(),
-            size,
-            root: h,
-        })
-    }
-
-    /// Signs the checkpoint into a C2SP signed note.
-    pub fn sign(&self, signer: &dyn NoteSigner) -> Result<String> {
-        let text = self.text();
-        let sig = signer.sign(text.as_bytes())?;
-        let mut blob = key_hash(signer.name(), &signer.public_key()).to_vec();
-        blob.extend_from_slice(&sig);
-        Ok(format!(
-            "{text}\n\u{2014} {} {}\n",
-            signer.name(),
-            B64.encode(blob)
-        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 
-    struct Key(aws_lc_rs::signature::Ed25519KeyPair);
+    struct Key(Ed25519KeyPair);
+    impl Key {
+        fn public(&self) -> [u8; 32] {
+            self.0.public_key().as_ref().try_into().expect("32 bytes")
+        }
+    }
     impl NoteSigner for Key {
         fn name(&self) -> &str {
             "example.com/log"
         }
-        fn public_key(&self) -> [u8; 32] {
-            use aws_lc_rs::signature::KeyPair;
-            let mut k = [0u8; 32];
-            k.copy_from_slice(self.0.public_key().as_ref());
-            k
+        fn key_hash(&self) -> [u8; 4] {
+            key_hash("example.com/log", &self.public())
         }
-        fn sign(&self, m: &[u8]) -> Result<[u8; 64]> {
-            let mut s = [0u8; 64];
-            s.copy_from_slice(self.0.sign(m).as_ref());
-            Ok(s)
+        fn sign(&self, m: &[u8]) -> shinrai_tlog::Result<[u8; 64]> {
+            Ok(self.0.sign(m).as_ref().try_into().expect("64 bytes"))
         }
     }
 
     #[test]
     fn signed_checkpoint_verifies_and_tampered_one_does_not() {
-        let key = Key(aws_lc_rs::signature::Ed25519KeyPair::generate().expect("key"));
-        let cp = Checkpoint {
-            origin: "example.com/log".into(),
-            size: 7,
-            root: [9u8; 32],
-        };
-        let note = cp.sign(&key).expect("sign");
-        let v =
-            NoteVerifier::parse(&verifier_key("example.com/log", &key.public_key())).expect("vkey");
+        let key = Key(Ed25519KeyPair::generate().expect("key"));
+        let cp = Checkpoint::new("example.com/log", 7, [9u8; 32]);
+        let note = shinrai_tlog::sign_checkpoint(&cp, &key).expect("sign");
+        let vkey = verifier_key("example.com/log", &key.public()).expect("vkey");
+        let v = NoteVerifier::parse(&format!("{vkey}\n")).expect("parses");
+        assert_eq!(v.public_key, key.public());
         let text = v.verify(&note).expect("verifies");
         assert_eq!(Checkpoint::parse(text).expect("parse"), cp);
         let tampered = note.replace("\n7\n", "\n8\n");
-        assert!(v.verify(&tampered).is_err());
+        assert!(matches!(v.verify(&tampered), Err(Error::Inconsistent(_))));
+    }
+
+    #[test]
+    fn rejects_verifier_key_with_wrong_hash() {
+        let key = Key(Ed25519KeyPair::generate().expect("key"));
+        let vkey = verifier_key("example.com/log", &key.public()).expect("vkey");
+        let mut parts: Vec<&str> = vkey.splitn(3, '+').collect();
+        parts[1] = "00000000";
+        assert!(matches!(
+            NoteVerifier::parse(&parts.join("+")),
+            Err(Error::InvalidRequest(_))
+        ));
     }
 }

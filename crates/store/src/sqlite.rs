@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use shinrai_scu::{Algorithm, PublicKey};
 
-use crate::merkle::{Hash, tile_to_bytes};
+use crate::merkle::Hash;
 use crate::statement::{IndexRecord, OrgKey, Subject};
 use crate::storage::{
     Batch, Direction, EdgeRow, IndexStorage, LogStorage, Page, Registry, SearchQuery,
@@ -262,7 +262,8 @@ impl LogStorage for SqliteBackend {
                 "INSERT OR REPLACE INTO tiles(level, idx, data) VALUES(?1, ?2, ?3)",
             )?;
             for (level, index, hashes) in &batch.tiles {
-                tile.execute(params![*level as i64, *index as i64, tile_to_bytes(hashes)])?;
+                let data = shinrai_tlog::tiles::encode_hash_tile(hashes)?;
+                tile.execute(params![*level as i64, *index as i64, data])?;
             }
             tx.prepare_cached(
                 "INSERT INTO checkpoints(size, note, cose_sig, created) VALUES(?1, ?2, ?3, ?4)",

@@ -17,13 +17,13 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use shinrai_scu::soft::{KdfParams, SoftKeyStore};
 use shinrai_scu::{Algorithm, KeyStore, Purpose, UsagePolicy};
+use shinrai_tlog::{CompactRange, KeyAlg, NoteSigner};
 
 use crate::config::Config;
 use crate::merkle::{
-    ChangedTiles, Frontier, Hash, OverlayReader, TILE_WIDTH, TileReader, TreeView, leaf_hash,
-    root_from_inclusion_proof, sha256_of, tile_from_bytes,
+    Hash, StoredTree, TILE_WIDTH, TileWrite, changed_tiles, empty_root, leaf_hash, sha256_of,
 };
-use crate::note::{Checkpoint, NoteSigner, NoteVerifier, verifier_key};
+use crate::note::{Checkpoint, NoteVerifier, verifier_key};
 use crate::sqlite::SqliteBackend;
 use crate::statement::{
     Envelope, IndexRecord, OrgKey, index_record, normalise_digest, parse_sslib_key,
@@ -255,14 +255,9 @@ struct ScuSigner {
     public: [u8; 32],
 }
 
-impl NoteSigner for ScuSigner {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn public_key(&self) -> [u8; 32] {
-        self.public
-    }
-    fn sign(&self, message: &[u8]) -> Result<[u8; 64]> {
+impl ScuSigner {
+    /// Ed25519 signature by the log key (purpose `checkpoint`) over `message`.
+    fn sign_raw(&self, message: &[u8]) -> Result<[u8; 64]> {
         let sig = self
             .keys
             .sign(&self.label, &Purpose::checkpoint(), message)?;
@@ -271,25 +266,27 @@ impl NoteSigner for ScuSigner {
     }
 }
 
-/// Signs a checkpoint twice: the C2SP note and the RFC 9942 COSE tree head.
+impl NoteSigner for ScuSigner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn key_hash(&self) -> [u8; 4] {
+        shinrai_tlog::key_hash(&self.name, KeyAlg::Ed25519, &self.public)
+    }
+    fn sign(&self, message: &[u8]) -> shinrai_tlog::Result<[u8; 64]> {
+        self.sign_raw(message)
+            .map_err(|e| shinrai_tlog::Error::Signer(e.to_string()))
+    }
+}
+
+/// Signs a checkpoint twice: the C2SP note (`shinrai-tlog`) and the RFC 9942 COSE tree head.
 fn sign_checkpoint(signer: &ScuSigner, cp: &Checkpoint) -> Result<StoredCheckpoint> {
     let tbs = crate::cose::tree_head_tbs(&cp.root, &crate::cose::log_kid(&signer.public));
     Ok(StoredCheckpoint {
         size: cp.size,
-        note: cp.sign(signer)?,
-        cose_signature: signer.sign(&tbs)?.to_vec(),
+        note: shinrai_tlog::sign_checkpoint(cp, signer)?,
+        cose_signature: signer.sign_raw(&tbs)?.to_vec(),
     })
-}
-
-struct BackendTiles<'a>(&'a dyn LogStorage);
-
-impl TileReader for BackendTiles<'_> {
-    fn read_tile(&self, level: u8, index: u64) -> Result<Option<Arc<Vec<Hash>>>> {
-        match self.0.read_tile(level, index)? {
-            Some(b) => Ok(Some(Arc::new(tile_from_bytes(&b)?))),
-            None => Ok(None),
-        }
-    }
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -305,7 +302,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name has an empty parent: the directory to sync is then the current one.
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let tmp = dir.join(format!(
         ".{}.tmp",
         path.file_name()
@@ -476,11 +477,7 @@ impl Store {
         let config_json = serde_json::to_vec_pretty(&opts.config)
             .map_err(|e| Error::Inconsistent(e.to_string()))?;
         let backend = SqliteBackend::open(&dir.join(DB_FILE))?;
-        let empty = Checkpoint {
-            origin: opts.config.origin.clone(),
-            size: 0,
-            root: Frontier::default().root()?,
-        };
+        let empty = Checkpoint::new(opts.config.origin.clone(), 0, empty_root());
         backend.integrate(&Batch {
             entries: Vec::new(),
             tiles: Vec::new(),
@@ -491,7 +488,7 @@ impl Store {
         let (key, token) = admin.add_org(&opts.org, Some(&opts.org_key_json))?;
         write_atomic(&dir.join(CONFIG_FILE), &config_json)?;
         Ok(InitReport {
-            log_key: verifier_key(&opts.config.origin, &public),
+            log_key: verifier_key(&opts.config.origin, &public)?,
             org: opts.org,
             keyid: key.map(|k| k.keyid).unwrap_or_default(),
             token,
@@ -530,11 +527,17 @@ impl Store {
         let latest = backend
             .latest_checkpoint()?
             .ok_or_else(|| Error::Inconsistent("no checkpoint stored".into()))?;
-        let verifier = verifier_key(&config.origin, &public);
-        let text = NoteVerifier::parse(&verifier)?.verify(&latest.note)?;
-        let cp = Checkpoint::parse(text)?;
-        let frontier = Frontier::load(cp.size, &BackendTiles(backend.as_ref()))?;
-        if frontier.root()? != cp.root {
+        let verifier = verifier_key(&config.origin, &public)?;
+        let cp = shinrai_tlog::verify_checkpoint(
+            latest.note.as_bytes(),
+            &config.origin,
+            &[NoteVerifier::parse(&verifier)?.to_tlog()?],
+        )?
+        .checkpoint()
+        .clone();
+        let range =
+            CompactRange::from_reader(&StoredTree::new(backend.as_ref(), cp.size), cp.size)?;
+        if range.root() != cp.root {
             return Err(Error::Inconsistent(format!(
                 "stored tiles do not reproduce the root of checkpoint {}",
                 cp.size
@@ -562,7 +565,7 @@ impl Store {
         let seq = Sequencer {
             shared: shared.clone(),
             signer,
-            frontier,
+            range,
             // Registration times never go backwards along the log, also across restarts.
             last_ms: match cp.size.checked_sub(1) {
                 Some(last) => shared
@@ -891,9 +894,8 @@ impl Store {
         if index >= cp.size {
             return Err(Error::NotFound(format!("entry {index}")));
         }
-        let tiles = BackendTiles(self.shared.backend.as_ref());
-        let mut view = TreeView::new(&tiles, cp.size);
-        let proof = view.inclusion_proof(index)?;
+        let proof =
+            StoredTree::new(self.shared.backend.as_ref(), cp.size).inclusion_proof(index)?;
         let bytes = self
             .shared
             .backend
@@ -915,8 +917,8 @@ impl Store {
         if index >= cp.size {
             return Err(Error::NotFound(format!("entry {index}")));
         }
-        let tiles = BackendTiles(self.shared.backend.as_ref());
-        let proof = TreeView::new(&tiles, cp.size).inclusion_proof(index)?;
+        let proof =
+            StoredTree::new(self.shared.backend.as_ref(), cp.size).inclusion_proof(index)?;
         crate::cose::receipt(
             &crate::cose::log_kid(&self.shared.public),
             &cp.cose_signature,
@@ -1065,12 +1067,7 @@ impl Store {
             return Ok(None);
         }
         let entries = self.shared.backend.read_entries(index * TILE_WIDTH, want)?;
-        let mut out = Vec::new();
-        for e in entries {
-            out.extend_from_slice(&(e.len() as u16).to_be_bytes());
-            out.extend_from_slice(&e);
-        }
-        Ok(Some(out))
+        Ok(Some(shinrai_tlog::tiles::encode_entry_bundle(&entries)?))
     }
 
     /// Stores content by digest in the content folder (for evidence larger than an entry);
@@ -1125,7 +1122,8 @@ impl Store {
 struct Sequencer {
     shared: Arc<Shared>,
     signer: ScuSigner,
-    frontier: Frontier,
+    /// The right edge of the tree (`shinrai-tlog`): enough to append and compute the root.
+    range: CompactRange,
     last_ms: i64,
 }
 
@@ -1174,7 +1172,7 @@ impl Sequencer {
         let mut new_entries: Vec<NewEntry> = Vec::new();
         let mut leaves = Vec::new();
         let mut waiters: Vec<(Job, Option<u64>, bool)> = Vec::with_capacity(jobs.len());
-        let start = self.frontier.size();
+        let start = self.range.size();
         let now = now_ms().max(self.last_ms);
         for (job, old) in jobs.into_iter().zip(existing) {
             if let Some(i) = old {
@@ -1202,26 +1200,22 @@ impl Sequencer {
             waiters.push((job, Some(start + i as u64), false));
         }
         let t_lookup = t0.elapsed();
-        let before = self.frontier.clone();
-        let changed: ChangedTiles = self.frontier.append(&leaves);
+        let before = self.range.clone();
+        let update = self.range.append_batch(&leaves);
         let mut t_sign = Duration::ZERO;
+        let mut tiles: Vec<TileWrite> = Vec::new();
         let result = (|| -> Result<StoredCheckpoint> {
-            let cp = Checkpoint {
-                origin: self.shared.config.origin.clone(),
-                size: self.frontier.size(),
-                root: self.frontier.root()?,
-            };
+            let cp = Checkpoint::new(self.shared.config.origin.clone(), update.size, update.root);
             let stored = sign_checkpoint(&self.signer, &cp)?;
             t_sign = t0.elapsed();
             if !new_entries.is_empty() {
-                let mut tiles: Vec<(u8, u64, Arc<Vec<Hash>>)> = changed
-                    .iter()
-                    .map(|((l, i), t)| (*l, *i, t.clone()))
-                    .collect();
-                tiles.sort_by_key(|(l, i, _)| (*l, *i));
+                tiles = changed_tiles(
+                    &StoredTree::new(self.shared.backend.as_ref(), start),
+                    &update,
+                )?;
                 self.shared.backend.integrate(&Batch {
                     entries: new_entries,
-                    tiles,
+                    tiles: tiles.clone(),
                     checkpoint: stored.clone(),
                 })?;
             }
@@ -1231,7 +1225,7 @@ impl Sequencer {
             Ok(cp) => cp,
             Err(e) => {
                 tracing::error!(error = %e, "batch integration failed");
-                self.frontier = before;
+                self.range = before;
                 let jobs: Vec<Job> = waiters.into_iter().map(|(j, _, _)| j).collect();
                 self.clear_pending(&jobs);
                 return fail(jobs, &e);
@@ -1239,7 +1233,7 @@ impl Sequencer {
         };
         self.last_ms = now;
         let t_commit = t0.elapsed();
-        let size = self.frontier.size();
+        let size = self.range.size();
         if size > start {
             *self
                 .shared
@@ -1253,12 +1247,9 @@ impl Sequencer {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let base = BackendTiles(self.shared.backend.as_ref());
-        let overlay = OverlayReader {
-            overlay: &changed,
-            base: &base,
-        };
-        let mut view = TreeView::new(&overlay, latest.size);
+        // Receipts against the latest tree, from the tiles and nodes this batch produced.
+        let view = StoredTree::new(self.shared.backend.as_ref(), latest.size)
+            .with_batch(&tiles, &update.new_nodes);
         let jobs: Vec<&Job> = waiters.iter().map(|(j, _, _)| j).collect();
         self.clear_pending_refs(&jobs);
         for (job, index, existing) in waiters {
@@ -1431,12 +1422,18 @@ pub fn verify_receipt(entry: &[u8], receipt: &Receipt, verifier_key: &str) -> Re
                 })
         })
         .collect::<Result<Vec<Hash>>>()?;
-    let root = root_from_inclusion_proof(receipt.log_index, cp.size, &leaf_hash(entry), &proof)
-        .map_err(|e| Error::Inconsistent(e.to_string()))?;
-    if root != cp.root {
-        return Err(Error::Inconsistent(
+    shinrai_tlog::verify_inclusion(
+        receipt.log_index,
+        cp.size,
+        &leaf_hash(entry),
+        &proof,
+        &cp.root,
+    )
+    .map_err(|e| match e {
+        shinrai_tlog::Error::RootMismatch => Error::Inconsistent(
             "inclusion proof does not lead to the checkpoint root: the entry is not in the log as signed".into(),
-        ));
-    }
+        ),
+        other => Error::Inconsistent(other.to_string()),
+    })?;
     Ok(cp)
 }

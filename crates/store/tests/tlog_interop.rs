@@ -1,6 +1,6 @@
-//! The store's checkpoints and inclusion proofs are checked by the project's other implementation
-//! of RFC 9162 and C2SP signed notes, `shinrai-tlog` (written independently, checked against the
-//! transparency-dev test vectors).
+//! The store's receipts (checkpoint notes and inclusion proofs read from its SQLite tiles) are
+//! checked through `shinrai-tlog`'s public verifiers, as an independent client would check them
+//! (`shinrai-tlog` is itself checked against the transparency-dev test vectors).
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine as _;

@@ -7,8 +7,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use shinrai_store::audit::parse_bundle;
 use shinrai_store::cose::{log_kid, receipt, tree_head_tbs, verify_cose_receipt};
-use shinrai_store::merkle::{Frontier, MapReader, TreeView, leaf_hash};
-use shinrai_store::note::{Checkpoint, NoteSigner, NoteVerifier, verifier_key};
+use shinrai_store::merkle::leaf_hash;
+use shinrai_store::note::{Checkpoint, NoteSigner, NoteVerifier, key_hash, verifier_key};
 use shinrai_store::statement::{Envelope, index_record};
 
 fn mutations(valid: &[u8]) -> Vec<Vec<u8>> {
@@ -27,14 +27,19 @@ fn mutations(valid: &[u8]) -> Vec<Vec<u8>> {
 }
 
 struct Key(Ed25519KeyPair);
+impl Key {
+    fn public_key(&self) -> [u8; 32] {
+        self.0.public_key().as_ref().try_into().expect("32 bytes")
+    }
+}
 impl NoteSigner for Key {
     fn name(&self) -> &str {
         "example.com/log"
     }
-    fn public_key(&self) -> [u8; 32] {
-        self.0.public_key().as_ref().try_into().expect("32 bytes")
+    fn key_hash(&self) -> [u8; 4] {
+        key_hash("example.com/log", &self.public_key())
     }
-    fn sign(&self, m: &[u8]) -> shinrai_store::Result<[u8; 64]> {
+    fn sign(&self, m: &[u8]) -> shinrai_tlog::Result<[u8; 64]> {
         Ok(self.0.sign(m).as_ref().try_into().expect("64 bytes"))
     }
 }
@@ -64,15 +69,14 @@ fn envelope_and_statement_parsers_never_panic_on_mutated_input() {
 #[test]
 fn receipt_note_and_bundle_parsers_never_panic_on_mutated_input() {
     let key = Key(Ed25519KeyPair::generate().expect("key"));
-    let leaves: Vec<_> = (0..5u8).map(|i| leaf_hash(&[i])).collect();
-    let mut f = Frontier::default();
-    let tiles = f.append(&leaves);
-    let root = f.root().expect("root");
-    let proof = TreeView::new(&MapReader(&tiles), 5)
-        .inclusion_proof(2)
-        .expect("proof");
+    let mut tree = shinrai_tlog::MemoryTree::new();
+    for i in 0..5u8 {
+        tree.append_leaf_hash(leaf_hash(&[i]));
+    }
+    let root = tree.root();
+    let proof = tree.inclusion_proof(2, 5).expect("proof");
     let kid = log_kid(&key.public_key());
-    let sig = key.sign(&tree_head_tbs(&root, &kid)).expect("sign");
+    let sig = NoteSigner::sign(&key, &tree_head_tbs(&root, &kid)).expect("sign");
     let cose = receipt(&kid, &sig, 5, 2, &proof).expect("receipt");
     verify_cose_receipt(&[2], &cose, &key.public_key()).expect("valid receipt verifies");
     for m in mutations(&cose) {
@@ -81,14 +85,10 @@ fn receipt_note_and_bundle_parsers_never_panic_on_mutated_input() {
             "a changed receipt verified"
         );
     }
-    let note = Checkpoint {
-        origin: "example.com/log".into(),
-        size: 5,
-        root,
-    }
-    .sign(&key)
-    .expect("note");
-    let v = NoteVerifier::parse(&verifier_key("example.com/log", &key.public_key())).expect("vkey");
+    let note = shinrai_tlog::sign_checkpoint(&Checkpoint::new("example.com/log", 5, root), &key)
+        .expect("note");
+    let vkey = verifier_key("example.com/log", &key.public_key()).expect("vkey");
+    let v = NoteVerifier::parse(&vkey).expect("vkey");
     for m in mutations(note.as_bytes()) {
         if let Ok(s) = std::str::from_utf8(&m) {
             let _ = v.verify(s);
