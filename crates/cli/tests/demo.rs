@@ -12,7 +12,11 @@ fn quickstart_signs_verifies_registers_and_refuses_tampering() {
         .output()
         .expect("shinrai runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for step in [
         "3. verify (threshold 2): OK",
         "tampered payload refused",
