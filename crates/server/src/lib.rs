@@ -329,91 +329,19 @@ async fn get_key(State(st): State<AppState>) -> Response {
     text(format!("{}\n", st.store.verifier_key()), "no-cache")
 }
 
-/// A parsed tlog-tiles path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TilePath {
-    /// `tile/<L>/<N>[.p/<W>]`.
-    Hash {
-        /// Level.
-        level: u8,
-        /// Tile index.
-        index: u64,
-        /// Partial width.
-        width: Option<u16>,
-    },
-    /// `tile/entries/<N>[.p/<W>]`.
-    Entries {
-        /// Bundle index.
-        index: u64,
-        /// Partial width.
-        width: Option<u16>,
-    },
-}
-
-/// Parses the part of a tile URL after `/log/tile/` (C2SP tlog-tiles index encoding:
-/// `x001/x234/067`, optional `.p/<W>` with 1 <= W <= 255).
-pub fn parse_tile_path(path: &str) -> Option<TilePath> {
-    let (first, rest) = path.split_once('/')?;
-    let (idx_part, width) = match rest.rsplit_once(".p/") {
-        Some((i, w)) => {
-            if w.is_empty() || w.len() > 3 || !w.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let w: u16 = w.parse().ok()?;
-            if !(1..=255).contains(&w) || w.to_string().len() != rest.len() - i.len() - 3 {
-                return None;
-            }
-            (i, Some(w))
-        }
-        None => (rest, None),
-    };
-    let parts: Vec<&str> = idx_part.split('/').collect();
-    let mut index: u64 = 0;
-    for (i, p) in parts.iter().enumerate() {
-        let last = i + 1 == parts.len();
-        let digits = if last { *p } else { p.strip_prefix('x')? };
-        if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        index = index
-            .checked_mul(1000)?
-            .checked_add(digits.parse::<u64>().ok()?)?;
-    }
-    if parts.len() > 7 {
-        return None;
-    }
-    if first == "entries" {
-        return Some(TilePath::Entries { index, width });
-    }
-    if first.is_empty() || first.len() > 2 || !first.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let level: u8 = first.parse().ok()?;
-    if level > 63 {
-        return None;
-    }
-    Some(TilePath::Hash {
-        level,
-        index,
-        width,
-    })
-}
-
 async fn get_tile(State(st): State<AppState>, Path(path): Path<String>) -> ApiResult<Response> {
-    let tp = parse_tile_path(&path).ok_or_else(|| {
+    // The one tlog-tiles path parser of the project: canonical paths only.
+    let tp = shinrai_tlog::TilePath::parse(&format!("tile/{path}")).map_err(|_| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             "not a tlog-tiles path (tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>])",
         )
     })?;
-    let data = match tp {
-        TilePath::Hash {
-            level,
-            index,
-            width,
-        } => st.store.tile(level, index, width)?,
-        TilePath::Entries { index, width } => st.store.entry_bundle(index, width)?,
+    let width = tp.is_partial().then(|| tp.width());
+    let data = match tp.kind() {
+        shinrai_tlog::TileKind::Hash { level } => st.store.tile(level, tp.index(), width)?,
+        shinrai_tlog::TileKind::Entries => st.store.entry_bundle(tp.index(), width)?,
     };
     let data = data.ok_or_else(|| Error::NotFound(format!("tile {path}")))?;
     Ok((
@@ -525,39 +453,4 @@ async fn trace(
 
 async fn healthz(State(st): State<AppState>) -> Response {
     axum::Json(json!({"status": "ok", "tree_size": st.store.checkpoint().size})).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_tlog_tiles_paths() {
-        assert_eq!(
-            parse_tile_path("0/x001/x234/067.p/8"),
-            Some(TilePath::Hash {
-                level: 0,
-                index: 1_234_067,
-                width: Some(8)
-            })
-        );
-        assert_eq!(
-            parse_tile_path("entries/000"),
-            Some(TilePath::Entries {
-                index: 0,
-                width: None
-            })
-        );
-        for bad in [
-            "0/1",
-            "0/0001",
-            "0/001.p/0",
-            "0/001.p/256",
-            "x/001",
-            "0/001/002",
-            "0/001.p/08",
-        ] {
-            assert_eq!(parse_tile_path(bad), None, "{bad}");
-        }
-    }
 }

@@ -534,20 +534,18 @@ impl HttpSource {
     }
 }
 
-/// The tlog-tiles encoding of a tile index (`x001/x234/067`).
-pub fn tile_index_path(mut n: u64) -> String {
-    let mut parts = vec![format!("{:03}", n % 1000)];
-    n /= 1000;
-    while n > 0 {
-        parts.push(format!("x{:03}", n % 1000));
-        n /= 1000;
-    }
-    parts.reverse();
-    parts.join("/")
-}
-
-fn width_suffix(w: Option<u16>) -> String {
-    w.map(|w| format!(".p/{w}")).unwrap_or_default()
+/// The URL path of a tile under `/log/` (C2SP tlog-tiles); `width` `None` is a full tile.
+fn tile_url(
+    kind: shinrai_tlog::TileKind,
+    index: u64,
+    width: Option<u16>,
+) -> shinrai_store::Result<String> {
+    let width = width.unwrap_or(256);
+    let path = match kind {
+        shinrai_tlog::TileKind::Hash { level } => shinrai_tlog::TilePath::hash(level, index, width),
+        shinrai_tlog::TileKind::Entries => shinrai_tlog::TilePath::entries(index, width),
+    }?;
+    Ok(format!("/log/{path}"))
 }
 
 impl LogSource for HttpSource {
@@ -561,18 +559,14 @@ impl LogSource for HttpSource {
         index: u64,
         width: Option<u16>,
     ) -> shinrai_store::Result<Vec<u8>> {
-        self.fetch(&format!(
-            "/log/tile/{level}/{}{}",
-            tile_index_path(index),
-            width_suffix(width)
-        ))
+        self.fetch(&tile_url(
+            shinrai_tlog::TileKind::Hash { level },
+            index,
+            width,
+        )?)
     }
     fn bundle(&mut self, index: u64, width: Option<u16>) -> shinrai_store::Result<Vec<u8>> {
-        self.fetch(&format!(
-            "/log/tile/entries/{}{}",
-            tile_index_path(index),
-            width_suffix(width)
-        ))
+        self.fetch(&tile_url(shinrai_tlog::TileKind::Entries, index, width)?)
     }
 }
 
