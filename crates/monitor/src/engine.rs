@@ -897,7 +897,10 @@ impl Monitor {
         let now = self.now_us;
         let mut silent = Vec::new();
         for (i, l) in self.links.iter_mut().enumerate() {
-            if l.mode != Mode::Protecting || l.silent || l.tmodel.is_none() {
+            // Only links that polled periodically during learning can fall silent; a one-off
+            // (an IGMP report, a single DNS query) has no rhythm to miss.
+            let periodic = l.tmodel.as_ref().is_some_and(|t| t.bands[3].is_some());
+            if l.mode != Mode::Protecting || l.silent || !periodic {
                 continue;
             }
             let limit = (3 * l.max_gap_us).max(SILENCE_MIN_US);
