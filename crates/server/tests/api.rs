@@ -120,6 +120,23 @@ async fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
             "malformed",
         ),
         (
+            "truncated envelope",
+            post(&log.token, "application/json", good[..good.len() / 2].to_vec()),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "envelope without signatures",
+            post(
+                &log.token,
+                "application/json",
+                br#"{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}"#
+                    .to_vec(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
             "wrong content type",
             post(&log.token, "text/plain", good.clone()),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -75,6 +75,41 @@ pub enum Error {
     /// The sequencer stopped (the store is shutting down or crashed).
     #[error("the sequencer is not running")]
     Stopped,
+    /// `shinrai-envelope` failed on input the store built itself (a bug, not the client's
+    /// fault); bad client input from that crate maps to the variants above instead.
+    #[error("signed-statement handling failed: {0}")]
+    Statement(#[source] shinrai_envelope::Error),
+}
+
+/// The `what` of `shinrai-envelope` errors about a key document (not an entry).
+const KEY_DOCUMENT: &str = "securesystemslib key";
+
+impl From<shinrai_envelope::Error> for Error {
+    /// Bad input (malformed or oversized envelope, COSE message or statement, a key file that
+    /// is not a supported public key, signatures that do not verify) becomes the matching 4xx
+    /// variant with the library's reason; a caller mistake or internal failure inside
+    /// `shinrai-envelope` becomes [`Error::Statement`] (or [`Error::Key`] for the key store).
+    fn from(e: shinrai_envelope::Error) -> Self {
+        use shinrai_envelope::Error as E;
+        let bad_key = |why: String| {
+            Error::InvalidRequest(format!("not a securesystemslib public key: {why}"))
+        };
+        match e {
+            E::Malformed { what, reason } if what == KEY_DOCUMENT => bad_key(reason),
+            E::Malformed { what, reason } => Error::Malformed(format!("{what}: {reason}")),
+            E::TooLarge { what, .. } if what == KEY_DOCUMENT => bad_key(e.to_string()),
+            E::TooLarge { size, limit, .. } => Error::TooLarge { size, max: limit },
+            E::UnsupportedKey { .. } | E::InvalidKey(_) => bad_key(e.to_string()),
+            E::InvalidStatement(_) | E::UnsupportedAlgorithm(_) => Error::Malformed(e.to_string()),
+            E::WrongPayloadType { .. }
+            | E::WrongPredicateType { .. }
+            | E::ThresholdNotMet { .. } => Error::Policy(e.to_string()),
+            E::BadSignature { keyid } => Error::BadSignature(keyid),
+            E::UnknownSigner { keyids } => Error::UnknownSigner(keyids),
+            E::Signing(inner) => Error::Key(inner),
+            other => Error::Statement(other),
+        }
+    }
 }
 
 impl From<shinrai_tlog::Error> for Error {

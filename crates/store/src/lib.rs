@@ -9,7 +9,9 @@
 //! - [`merkle`]: the store's tiles as a `shinrai-tlog` hash reader (all Merkle maths, proofs
 //!   and tile codecs are `shinrai-tlog`'s).
 //! - [`note`]: the store's log key API over `shinrai-tlog` checkpoints and signed notes.
-//! - [`statement`]: DSSE, in-toto Statement v1, securesystemslib keys, index extraction (pure).
+//! - [`statement`]: index extraction from in-toto Statements and COSE_Sign1 entries, and the
+//!   store's view of organisation keys (pure). DSSE, keys and canonical JSON are
+//!   `shinrai-envelope`'s.
 
 pub mod error;
 pub mod merkle;

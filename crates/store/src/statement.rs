@@ -1,96 +1,28 @@
-//! Signed statements as the store sees them: DSSE envelopes around in-toto Statements v1,
-//! organisation keys in the securesystemslib JSON format, and what the index extracts from a
-//! statement (subjects, predicate type, traceability edges).
+//! Signed statements as the store sees them: what the index extracts from a statement
+//! (subjects, predicate type, traceability edges), COSE_Sign1 record helpers, and the store's
+//! view of organisation keys.
 //!
-//! Signatures are always checked over the bytes received (the DSSE PAE of the base64-decoded
-//! payload), never over a re-serialisation. Pure functions: no IO.
+//! DSSE envelopes, the PAE, securesystemslib keys and OLPC canonical JSON are
+//! `shinrai-envelope`'s ([`shinrai_envelope::dsse`], [`shinrai_envelope::keys`]); this module
+//! only adds what is store-specific. Signatures are always checked over the bytes received (the
+//! DSSE PAE of the base64-decoded payload), never over a re-serialisation. Pure functions: no IO.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shinrai_scu::{Algorithm, PublicKey};
+use shinrai_envelope::keys::{SslibKey, canonical_json};
+use shinrai_scu::PublicKey;
 
 use crate::merkle::sha256_of;
 use crate::{Error, Result};
+
+/// The DSSE v1 pre-authentication encoding, re-exported from `shinrai-envelope` for callers
+/// that sign test or benchmark entries through this crate.
+pub use shinrai_envelope::dsse::pae;
 
 /// The DSSE payload type of in-toto statements.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// The in-toto Statement v1 `_type`.
 pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
-
-/// A DSSE envelope, decoded but not yet verified.
-#[derive(Debug, Clone)]
-pub struct Envelope {
-    /// `payloadType`.
-    pub payload_type: String,
-    /// The decoded payload bytes.
-    pub payload: Vec<u8>,
-    /// `(keyid, signature bytes)` pairs.
-    pub signatures: Vec<(String, Vec<u8>)>,
-}
-
-#[derive(Deserialize)]
-struct RawEnvelope {
-    #[serde(rename = "payloadType")]
-    payload_type: String,
-    payload: String,
-    signatures: Vec<RawSig>,
-}
-
-#[derive(Deserialize)]
-struct RawSig {
-    #[serde(default)]
-    keyid: String,
-    sig: String,
-}
-
-impl Envelope {
-    /// Parses a DSSE envelope in its JSON form.
-    pub fn parse(bytes: &[u8]) -> Result<Self> {
-        let raw: RawEnvelope = serde_json::from_slice(bytes)
-            .map_err(|e| Error::Malformed(format!("not a DSSE envelope: {e}")))?;
-        let payload = B64
-            .decode(raw.payload.as_bytes())
-            .map_err(|_| Error::Malformed("payload is not standard base64".into()))?;
-        if raw.signatures.is_empty() {
-            return Err(Error::Malformed("envelope has no signatures".into()));
-        }
-        let mut signatures = Vec::with_capacity(raw.signatures.len());
-        for s in raw.signatures {
-            let sig = B64
-                .decode(s.sig.as_bytes())
-                .map_err(|_| Error::Malformed("signature is not standard base64".into()))?;
-            signatures.push((s.keyid, sig));
-        }
-        Ok(Envelope {
-            payload_type: raw.payload_type,
-            payload,
-            signatures,
-        })
-    }
-
-    /// The DSSE pre-authentication encoding that signatures cover.
-    pub fn pae(&self) -> Vec<u8> {
-        pae(&self.payload_type, &self.payload)
-    }
-}
-
-/// DSSE v1 pre-authentication encoding: `DSSEv1 SP len(type) SP type SP len(body) SP body`.
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
-    out.extend_from_slice(
-        format!(
-            "DSSEv1 {} {} {} ",
-            payload_type.len(),
-            payload_type,
-            payload.len()
-        )
-        .as_bytes(),
-    );
-    out.extend_from_slice(payload);
-    out
-}
 
 /// An organisation's public key as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,114 +35,47 @@ pub struct OrgKey {
     pub public_key: PublicKey,
 }
 
-const P256_SPKI_PREFIX: &str = "3059301306072a8648ce3d020106082a8648ce3d030107034200";
-
-/// Parses a public key in the securesystemslib JSON format (`keytype`, `scheme`,
-/// `keyval.public`): Ed25519 (hex) or ECDSA P-256 (PEM SubjectPublicKeyInfo). Returns the key id
-/// (computed, never trusted from the file) and the key.
+/// Reads a public key in the securesystemslib JSON format with
+/// [`shinrai_envelope::keys::SslibKey::parse`] (Ed25519 hex or ECDSA P-256 PEM SPKI; a file
+/// with a private part is refused) and returns its key id and the key.
+///
+/// The key id is computed, never taken from the file's `"keyid"`: the hex SHA-256 of the OLPC
+/// canonical JSON of the key document without `"keyid"`. For the usual
+/// `{keytype, scheme, keyval}` document that is [`SslibKey::default_keyid`]; a legacy in-toto
+/// key that also carries `keyid_hash_algorithms` keeps the id legacy securesystemslib gave it
+/// (and that the store has always given it), so envelopes signed under that id still match.
 pub fn parse_sslib_key(json: &[u8]) -> Result<(String, PublicKey)> {
+    let key = SslibKey::parse(json)?;
+    let public_key = key.to_public_key()?;
     let bad =
         |why: String| Error::InvalidRequest(format!("not a securesystemslib public key: {why}"));
-    let mut v: Value = serde_json::from_slice(json).map_err(|e| bad(e.to_string()))?;
-    let obj = v
-        .as_object_mut()
-        .ok_or_else(|| bad("not a JSON object".into()))?;
-    obj.remove("keyid");
-    if let Some(Value::Object(kv)) = obj.get_mut("keyval") {
-        kv.remove("private");
-    }
-    let keytype = obj
-        .get("keytype")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let public = obj
-        .get("keyval")
-        .and_then(|k| k.get("public"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("no keyval.public".into()))?;
-    let key = match keytype {
-        "ed25519" => {
-            let raw = hex::decode(public).map_err(|_| bad("ed25519 key is not hex".into()))?;
-            PublicKey::from_bytes(Algorithm::Ed25519, &raw).map_err(|e| bad(e.to_string()))?
+    // Extra top-level members (legacy `keyid_hash_algorithms`) are part of the id.
+    let mut doc: Value = serde_json::from_slice(json).map_err(|e| bad(e.to_string()))?;
+    let keyid = match doc.as_object_mut() {
+        Some(obj)
+            if obj
+                .keys()
+                .any(|k| !matches!(k.as_str(), "keyid" | "keytype" | "scheme" | "keyval")) =>
+        {
+            obj.remove("keyid");
+            let canonical = canonical_json(&doc).map_err(|e| bad(e.to_string()))?;
+            hex::encode(sha256_of(&canonical))
         }
-        "ecdsa" | "ecdsa-sha2-nistp256" => {
-            let body: String = public.lines().filter(|l| !l.starts_with("-----")).collect();
-            let der = B64
-                .decode(body.trim())
-                .map_err(|_| bad("ecdsa key is not PEM".into()))?;
-            let hexder = hex::encode(&der);
-            if der.len() != 91 || !hexder.starts_with(P256_SPKI_PREFIX) {
-                return Err(bad(
-                    "only P-256 SubjectPublicKeyInfo keys are supported".into()
-                ));
-            }
-            PublicKey::from_bytes(Algorithm::EcdsaP256, &der[26..])
-                .map_err(|e| bad(e.to_string()))?
-        }
-        other => return Err(bad(format!("unsupported keytype {other:?}"))),
+        _ => key.default_keyid(),
     };
-    let keyid = hex::encode(sha256_of(canonical_json(&v).as_bytes()));
-    Ok((keyid, key))
+    Ok((keyid, public_key))
 }
 
-/// Writes a securesystemslib JSON key for an Ed25519 public key (tests and `shinrai` tooling).
+/// Writes the securesystemslib JSON key (canonical form, no `keyid`) of an Ed25519 public key,
+/// for tests and `shinrai` tooling.
 pub fn sslib_ed25519_key(public: &[u8]) -> String {
     let v = serde_json::json!({
         "keytype": "ed25519",
         "scheme": "ed25519",
         "keyval": {"public": hex::encode(public)}
     });
-    canonical_json(&v)
-}
-
-/// OLPC canonical JSON as securesystemslib computes key ids with: sorted keys, no whitespace,
-/// only `"` and `\` escaped.
-pub fn canonical_json(v: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(v, &mut out);
-    out
-}
-
-fn write_canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => {
-            out.push('"');
-            for c in s.chars() {
-                if c == '"' || c == '\\' {
-                    out.push('\\');
-                }
-                out.push(c);
-            }
-            out.push('"');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(x, out);
-            }
-            out.push(']');
-        }
-        Value::Object(o) => {
-            let mut keys: Vec<&String> = o.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(&Value::String((*k).clone()), out);
-                out.push(':');
-                write_canonical(&o[k.as_str()], out);
-            }
-            out.push('}');
-        }
-    }
+    // Only strings: canonical encoding cannot fail, and its output is the UTF-8 of the input.
+    String::from_utf8(canonical_json(&v).unwrap_or_default()).unwrap_or_default()
 }
 
 /// A statement subject: a name and its digests as `alg:hex` strings.
@@ -540,6 +405,105 @@ mod tests {
         ));
     }
 
+    /// Key ids the store computed before it used `shinrai-envelope` (Ed25519 values captured
+    /// from the previous implementation; all three equal SHA-256 over securesystemslib's
+    /// `encode_canonical`, the P-256 key being `ec.derive_private_key(12345, SECP256R1())`):
+    /// organisations registered then must still match.
+    #[test]
+    fn key_ids_are_the_ones_registered_before() {
+        let public = hex::encode([7u8; 32]);
+        let ed = serde_json::json!({"keytype": "ed25519", "scheme": "ed25519",
+            "keyval": {"public": public}});
+        let (id, key) = parse_sslib_key(ed.to_string().as_bytes()).expect("ed25519");
+        assert_eq!(
+            id,
+            "b6db82967262b4c288a9326762c77b39db2f13d29b51799a526d0ec81001b73b"
+        );
+        assert_eq!(key.bytes, vec![7u8; 32]);
+        let sslib = SslibKey::parse(ed.to_string().as_bytes()).expect("sslib");
+        assert_eq!(id, sslib.default_keyid());
+
+        let legacy = serde_json::json!({"keytype": "ed25519", "scheme": "ed25519",
+            "keyid_hash_algorithms": ["sha256", "sha512"], "keyval": {"public": public}});
+        let (id, _) = parse_sslib_key(legacy.to_string().as_bytes()).expect("legacy");
+        assert_eq!(
+            id,
+            "353cf14b2a5929f45097565bf4bd0ccc0cfcde2335ea2bc541427960f2570b8c"
+        );
+
+        let ec = serde_json::json!({"keytype": "ecdsa", "scheme": "ecdsa-sha2-nistp256",
+            "keyval": {"public": P256_PEM}});
+        let (id, key) = parse_sslib_key(ec.to_string().as_bytes()).expect("p256");
+        assert_eq!(
+            id,
+            "1b680a9b047f61c06aa7a6bfff05db6741ee261d5230cb708b7fda33a9611328"
+        );
+        assert_eq!(key.algorithm, shinrai_scu::Algorithm::EcdsaP256);
+    }
+
+    const P256_PEM: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEJu/OvQ7p40pmkYfhizqRIrL3M5Rb\nZJzJ+fkh6fna2BKQI4venMe7Mw0VDGdwTdJa5wVSBXRLbzG/QHB0WHLQ5g==\n-----END PUBLIC KEY-----\n";
+
+    #[test]
+    fn rejects_key_files_that_are_not_supported_public_keys_as_bad_requests() {
+        let private =
+            br#"{"keytype":"ed25519","scheme":"ed25519","keyval":{"public":"00","private":"11"}}"#;
+        let rsa = br#"{"keytype":"rsa","scheme":"rsassa-pss-sha256","keyval":{"public":"x"}}"#;
+        let short = br#"{"keytype":"ed25519","scheme":"ed25519","keyval":{"public":"00"}}"#;
+        for bad in [&private[..], rsa, short, b"{\"keytype\"", b"\x00\xff"] {
+            let err = parse_sslib_key(bad).expect_err("refused");
+            assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+            assert!(err.is_client_error());
+            assert!(
+                err.to_string()
+                    .contains("not a securesystemslib public key"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_envelopes_are_client_errors_with_a_reason() {
+        use shinrai_envelope::dsse::Envelope;
+        for (bytes, reason) in [
+            (&b"{\"payloadType\":\"t\""[..], "truncated"),
+            (b"not json", "not valid JSON"),
+            (
+                b"{\"payloadType\":\"t\",\"payload\":\"e30=\",\"signatures\":[]}",
+                "no signatures",
+            ),
+            (
+                b"{\"payloadType\":\"t\",\"payload\":\"%%\",\"signatures\":[{\"sig\":\"AA==\"}]}",
+                "base64",
+            ),
+        ] {
+            let err = Error::from(Envelope::parse(bytes).expect_err("malformed"));
+            assert!(matches!(err, Error::Malformed(_)), "{err:?}");
+            assert!(err.is_client_error());
+            assert!(err.to_string().contains(reason), "{err}");
+        }
+        let big = vec![b' '; 200];
+        let err = Error::from(Envelope::parse_with_limit(&big, 100).expect_err("too large"));
+        assert!(
+            matches!(
+                err,
+                Error::TooLarge {
+                    size: 200,
+                    max: 100
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn envelope_library_misuse_is_an_internal_error() {
+        let err = Error::from(shinrai_envelope::Error::InvalidArgument(
+            "threshold 0".into(),
+        ));
+        assert!(matches!(err, Error::Statement(_)));
+        assert!(!err.is_client_error());
+    }
+
     #[test]
     fn key_id_is_computed_not_taken_from_the_file() {
         let json = sslib_ed25519_key(&[7u8; 32]);
@@ -549,5 +513,10 @@ mod tests {
         let (id2, _) = parse_sslib_key(v.to_string().as_bytes()).expect("parse");
         assert_eq!(id1, id2);
         assert_eq!(id1, hex::encode(sha256_of(json.as_bytes())));
+        let legacy = serde_json::json!({"keyid": "forged", "keytype": "ed25519",
+            "scheme": "ed25519", "keyid_hash_algorithms": ["sha256"],
+            "keyval": {"public": hex::encode([7u8; 32])}});
+        let (id3, _) = parse_sslib_key(legacy.to_string().as_bytes()).expect("parse");
+        assert_ne!(id3, "forged");
     }
 }

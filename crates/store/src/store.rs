@@ -15,6 +15,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
+use shinrai_envelope::dsse::Envelope;
 use shinrai_scu::soft::{KdfParams, SoftKeyStore};
 use shinrai_scu::{Algorithm, KeyStore, Purpose, UsagePolicy};
 use shinrai_tlog::{CompactRange, KeyAlg, NoteSigner};
@@ -25,9 +26,7 @@ use crate::merkle::{
 };
 use crate::note::{Checkpoint, NoteVerifier, verifier_key};
 use crate::sqlite::SqliteBackend;
-use crate::statement::{
-    Envelope, IndexRecord, OrgKey, index_record, normalise_digest, parse_sslib_key,
-};
+use crate::statement::{IndexRecord, OrgKey, index_record, normalise_digest, parse_sslib_key};
 use crate::storage::{
     Backend, Batch, Direction, EdgeRow, LogStorage, NewEntry, Page, SearchQuery, StoredCheckpoint,
     StoredEntry,
@@ -35,6 +34,8 @@ use crate::storage::{
 use crate::{Error, Result};
 
 const DB_FILE: &str = "store.db";
+/// How an error message lists a signature that carries no keyid.
+const NO_KEYID: &str = "-";
 const CONFIG_FILE: &str = "config.json";
 const KEYS_FILE: &str = "keys/log.scu";
 const PASS_FILE: &str = "keys/log.pass";
@@ -668,7 +669,7 @@ impl Store {
                 max: cfg.max_entry_bytes,
             });
         }
-        let env = Envelope::parse(bytes)?;
+        let env = Envelope::parse_with_limit(bytes, cfg.max_entry_bytes)?;
         if !cfg.allowed_payload_types.contains(&env.payload_type) {
             return Err(Error::Policy(format!(
                 "payload type {:?} is not accepted (accepted: {})",
@@ -686,12 +687,17 @@ impl Store {
         let pae = env.pae();
         let mut bad = None;
         let mut ids = Vec::new();
-        for (keyid, sig) in env.signatures.iter().take(16) {
-            ids.push(keyid.clone());
+        for s in env.signatures.iter().take(16) {
+            // The store names keys by keyid: a signature without one names no registered key.
+            let Some(keyid) = s.keyid.as_deref() else {
+                ids.push(NO_KEYID.to_owned());
+                continue;
+            };
+            ids.push(keyid.to_owned());
             let Some(key) = self.key(keyid)? else {
                 continue;
             };
-            if key.public_key.verify(&pae, sig).is_ok() {
+            if key.public_key.verify(&pae, &s.sig).is_ok() {
                 let id = sha256_of(bytes);
                 return Ok(Verified {
                     id,
@@ -703,7 +709,7 @@ impl Store {
                     record,
                 });
             }
-            bad = Some(keyid.clone());
+            bad = Some(keyid.to_owned());
         }
         match bad {
             Some(k) => Err(Error::BadSignature(k)),
@@ -720,7 +726,7 @@ impl Store {
                 max: cfg.max_entry_bytes,
             });
         }
-        let env = Envelope::parse(bytes)?;
+        let env = Envelope::parse_with_limit(bytes, cfg.max_entry_bytes)?;
         if !cfg.allowed_payload_types.contains(&env.payload_type) {
             return Err(Error::Policy(format!(
                 "payload type {:?} is not accepted (accepted: {})",
@@ -738,9 +744,13 @@ impl Store {
         let pae = env.pae();
         let mut ids = Vec::new();
         let mut candidates = Vec::new();
-        for (keyid, sig) in env.signatures.into_iter().take(16) {
+        for s in env.signatures.into_iter().take(16) {
+            let Some(keyid) = s.keyid else {
+                ids.push(NO_KEYID.to_owned());
+                continue;
+            };
             match self.key(&keyid)? {
-                Some(key) => candidates.push((key, sig)),
+                Some(key) => candidates.push((key, s.sig)),
                 None => ids.push(keyid),
             }
         }
@@ -773,7 +783,7 @@ impl Store {
         let v = shinrai_envelope::cose::verify_sign1(bytes, &[sslib]).map_err(|e| match e {
             E::UnknownSigner { .. } => Error::UnknownSigner(kid.clone()),
             E::BadSignature { .. } => Error::BadSignature(kid.clone()),
-            other => Error::Malformed(other.to_string()),
+            other => Error::from(other),
         })?;
         if !cfg
             .allowed_payload_types
@@ -1108,7 +1118,8 @@ impl Store {
             if crate::statement::looks_like_cose(bytes) {
                 return crate::statement::cose_record_unverified(bytes);
             }
-            let env = Envelope::parse(bytes)?;
+            // Already accepted once: no size limit (the configured one may have shrunk since).
+            let env = Envelope::parse_with_limit(bytes, usize::MAX)?;
             index_record(&env.payload_type, &env.payload)
         })
     }

@@ -5,11 +5,12 @@
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use shinrai_envelope::dsse::Envelope;
 use shinrai_store::audit::parse_bundle;
 use shinrai_store::cose::{log_kid, receipt, tree_head_tbs, verify_cose_receipt};
 use shinrai_store::merkle::leaf_hash;
 use shinrai_store::note::{Checkpoint, NoteSigner, NoteVerifier, key_hash, verifier_key};
-use shinrai_store::statement::{Envelope, index_record};
+use shinrai_store::statement::index_record;
 
 fn mutations(valid: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
