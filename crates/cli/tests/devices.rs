@@ -190,3 +190,129 @@ fn device_commands_affirm_a_genuine_device_and_refuse_replay_and_tampering() {
     assert!(!o.status.success());
     assert!(text(&o).contains("cannot be read"), "{}", text(&o));
 }
+
+#[test]
+fn voucher_chain_from_maker_to_operator_verifies_and_a_rewritten_one_is_refused() {
+    let tmp = tempfile::tempdir().expect("test setup");
+    let d = tmp.path();
+    let dir = d.to_str().expect("test setup");
+    let maker = p(d, "maker.json");
+    let dist = p(d, "distributor.json");
+    let op = p(d, "operator.json");
+    let cert = p(d, "SN-9.crt.pem");
+    let voucher = p(d, "SN-9.voucher.json");
+    let ok = |args: &[&str]| {
+        let o = shinrai(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        o
+    };
+    ok(&[
+        "device",
+        "provision",
+        "--dir",
+        dir,
+        "--maker",
+        "Acme Sensors",
+        "--model",
+        "TS-100",
+        "--serial",
+        "SN-9",
+        "--device-label",
+        "dev9",
+        "--keystore",
+        &maker,
+    ]);
+    ok(&[
+        "device",
+        "voucher",
+        "owner-key",
+        "--label",
+        "dist",
+        "--out",
+        &p(d, "dist.pub.json"),
+        "--keystore",
+        &dist,
+    ]);
+    ok(&[
+        "device",
+        "voucher",
+        "owner-key",
+        "--label",
+        "op",
+        "--out",
+        &p(d, "op.pub.json"),
+        "--keystore",
+        &op,
+    ]);
+    ok(&[
+        "device",
+        "voucher",
+        "create",
+        "--dir",
+        dir,
+        "--certificate",
+        &cert,
+        "--to-key",
+        &p(d, "dist.pub.json"),
+        "--to-name",
+        "Distributor GmbH",
+        "--out",
+        &voucher,
+        "--keystore",
+        &maker,
+    ]);
+    ok(&[
+        "device",
+        "voucher",
+        "transfer",
+        "--voucher",
+        &voucher,
+        "--label",
+        "dist",
+        "--to-key",
+        &p(d, "op.pub.json"),
+        "--to-name",
+        "Plant Operator",
+        "--keystore",
+        &dist,
+    ]);
+    let verify = [
+        "device",
+        "voucher",
+        "verify",
+        "--dir",
+        dir,
+        "--voucher",
+        &voucher,
+        "--certificate",
+        &cert,
+    ];
+    let o = ok(&verify);
+    assert!(text(&o).contains("Plant Operator"), "{}", text(&o));
+
+    // Only the current owner can transfer: the distributor cannot sell the device twice.
+    let o = shinrai(&[
+        "device",
+        "voucher",
+        "transfer",
+        "--voucher",
+        &voucher,
+        "--label",
+        "dist",
+        "--to-key",
+        &p(d, "dist.pub.json"),
+        "--to-name",
+        "Someone Else",
+        "--keystore",
+        &dist,
+    ]);
+    assert!(!o.status.success(), "{}", text(&o));
+
+    let rewritten = std::fs::read_to_string(&voucher)
+        .expect("test setup")
+        .replace("Plant Operator", "Grey Market Ltd");
+    std::fs::write(&voucher, rewritten).expect("test setup");
+    let o = shinrai(&verify);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("FAIL"), "{}", text(&o));
+}

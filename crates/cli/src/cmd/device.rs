@@ -100,6 +100,10 @@ pub enum DeviceCmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Ownership vouchers (FDO style): the maker signs the device over to its first owner, each
+    /// seller signs it over to the next; the buyer checks the chain before accepting the device.
+    #[command(subcommand)]
+    Voucher(VoucherCmd),
     /// Print the appraisal history the verifier kept for a device.
     History {
         /// Directory holding `verifier.json`.
@@ -155,7 +159,181 @@ pub fn run(cmd: DeviceCmd) -> Result<ExitCode> {
             out,
         } => appraise(&dir, &evidence, &certificate, out.as_deref()),
         DeviceCmd::History { dir, certificate } => history(&dir, &certificate),
+        DeviceCmd::Voucher(v) => voucher(v),
     }
+}
+
+/// `shinrai device voucher ...`.
+#[derive(clap::Subcommand, Debug)]
+pub enum VoucherCmd {
+    /// Write the public key of an owner's voucher key (created if missing) as JSON.
+    OwnerKey {
+        /// Label of the owner's key in the key store.
+        #[arg(long)]
+        label: String,
+        /// Where to write the public key.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        keys: KeyStoreArgs,
+    },
+    /// Maker: create a voucher for a device, signed over to its first owner.
+    Create {
+        /// Directory holding `maker-ca.pem`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The device certificate (DER or PEM).
+        #[arg(long)]
+        certificate: PathBuf,
+        /// Label of the maker's CA key in the key store.
+        #[arg(long, default_value = "maker-ca")]
+        ca_label: String,
+        /// The first owner's public key (from `voucher owner-key`).
+        #[arg(long)]
+        to_key: PathBuf,
+        /// The first owner's name.
+        #[arg(long)]
+        to_name: String,
+        /// Where to write the voucher.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        keys: KeyStoreArgs,
+    },
+    /// Current owner: sign the device over to the next owner (rewrites the voucher file).
+    Transfer {
+        /// The voucher file.
+        #[arg(long)]
+        voucher: PathBuf,
+        /// Label of the current owner's key in the key store.
+        #[arg(long)]
+        label: String,
+        /// The next owner's public key (from `voucher owner-key`).
+        #[arg(long)]
+        to_key: PathBuf,
+        /// The next owner's name.
+        #[arg(long)]
+        to_name: String,
+        #[command(flatten)]
+        keys: KeyStoreArgs,
+    },
+    /// Buyer: check the chain from the maker's CA key to the current owner. Exits 0 if intact.
+    Verify {
+        /// Directory holding `maker-ca.pem`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The voucher file.
+        #[arg(long)]
+        voucher: PathBuf,
+        /// The device certificate (DER or PEM).
+        #[arg(long)]
+        certificate: PathBuf,
+    },
+}
+
+fn read_ca(dir: &Path) -> Result<ManufacturerCa> {
+    let ca_path = dir.join("maker-ca.pem");
+    let text = std::fs::read_to_string(&ca_path)
+        .with_context(|| format!("reading {}", ca_path.display()))?;
+    ManufacturerCa::from_pem(&text)
+        .with_context(|| format!("reading the CA certificate {}", ca_path.display()))
+}
+
+fn read_public_key(path: &Path) -> Result<shinrai_scu::PublicKey> {
+    serde_json::from_slice(&read(path)?)
+        .with_context(|| format!("reading the public key {}", path.display()))
+}
+
+fn read_voucher(path: &Path) -> Result<OwnershipVoucher> {
+    OwnershipVoucher::from_json(&read(path)?)
+        .with_context(|| format!("reading the voucher {}", path.display()))
+}
+
+fn voucher(cmd: VoucherCmd) -> Result<ExitCode> {
+    match cmd {
+        VoucherCmd::OwnerKey { label, out, keys } => {
+            let ks = keys.open(true)?;
+            let key = match ks.public_key(&label) {
+                Ok(k) => k,
+                Err(_) => {
+                    let purpose =
+                        shinrai_scu::Purpose::new(shinrai_attest::voucher::VOUCHER_PURPOSE)?;
+                    ks.generate(&label, Algorithm::EcdsaP256, UsagePolicy::new([purpose])?)?
+                        .public_key
+                }
+            };
+            write(&out, &serde_json::to_vec_pretty(&key)?)?;
+            println!("owner key {label:?} -> {}", out.display());
+        }
+        VoucherCmd::Create {
+            dir,
+            certificate,
+            ca_label,
+            to_key,
+            to_name,
+            out,
+            keys,
+        } => {
+            let ca = read_ca(&dir)?;
+            let cert = read_certificate(&certificate)?;
+            let id = CertificateInfo::parse(&cert)?
+                .device_identity()
+                .context("the certificate names no device (no model or serial number)")?;
+            let header = VoucherHeader {
+                version: 1,
+                maker: ca.organisation().to_owned(),
+                maker_key: ca.public_key().clone(),
+                model: id.model,
+                serial: id.serial,
+                device_certificate_sha256: Sha256::of(&cert),
+                created: now_secs(),
+            };
+            let ks = keys.open(false)?;
+            let v = OwnershipVoucher::create(
+                ks.as_ref(),
+                &ca_label,
+                header,
+                &read_public_key(&to_key)?,
+                &to_name,
+            )?;
+            write(&out, &v.to_json())?;
+            println!("voucher to {to_name:?} -> {}", out.display());
+        }
+        VoucherCmd::Transfer {
+            voucher,
+            label,
+            to_key,
+            to_name,
+            keys,
+        } => {
+            let mut v = read_voucher(&voucher)?;
+            let ks = keys.open(false)?;
+            v.transfer(ks.as_ref(), &label, &read_public_key(&to_key)?, &to_name)?;
+            write(&voucher, &v.to_json())?;
+            println!("transferred to {to_name:?} -> {}", voucher.display());
+        }
+        VoucherCmd::Verify {
+            dir,
+            voucher,
+            certificate,
+        } => {
+            let ca = read_ca(&dir)?;
+            let v = read_voucher(&voucher)?;
+            let cert = read_certificate(&certificate)?;
+            match v.verify(ca.public_key(), &Sha256::of(&cert)) {
+                Ok(o) => println!(
+                    "PASS: voucher chain intact, {} transfer(s), current owner {:?}",
+                    o.transfers(),
+                    o.owner_name()
+                ),
+                Err(e) => {
+                    println!("FAIL: {e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
