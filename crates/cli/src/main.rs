@@ -53,6 +53,9 @@ enum Command {
     /// Audit a log: fetch every tile, recompute the tree, check checkpoints and consistency.
     #[command(subcommand)]
     Log(cmd::store::LogCmd),
+    /// Device authenticity and composition: provision, attest, appraise, history, vouchers.
+    #[command(subcommand)]
+    Device(cmd::device::DeviceCmd),
     /// OT anomaly detection: learn, detect, live capture, sensors and the monitoring centre.
     #[command(subcommand)]
     Monitor(cmd::monitor::MonitorCmd),
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::Trace(a) => cmd::store::run_trace(a),
         Command::Receipt(c) => cmd::store::run_receipt(c),
         Command::Log(c) => cmd::store::run_log(c),
+        Command::Device(c) => cmd::device::run(c),
         Command::Monitor(c) => cmd::monitor::run(c),
         Command::Bench(c) => cmd::bench::run(c),
         Command::Demo(c) => cmd::demo::run(c),

@@ -21,12 +21,16 @@ pub enum DemoCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// A maker, a distributor and an operator with genuine, counterfeit, cloned, tampered and
+    /// legitimately updated devices: prints each verdict with its reasons.
+    Devices(super::device::DemoDevicesArgs),
 }
 
 /// Runs a demo.
 pub fn run(cmd: DemoCmd) -> Result<ExitCode> {
     match cmd {
         DemoCmd::Quickstart { dir } => quickstart(dir),
+        DemoCmd::Devices(a) => super::device::demo(a),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod device;
 pub mod key;
 pub mod monitor;
 pub mod sign;
