@@ -659,9 +659,9 @@ impl Store {
         Ok(k)
     }
 
-    /// Applies the registration policy to entry bytes: size, DSSE form, payload and predicate
-    /// type, and a signature by a registered organisation key over the received bytes.
-    pub fn verify(&self, bytes: &[u8], submitter: &str) -> Result<Verified> {
+    /// The policy checks that need no key: size, DSSE form, payload type and predicate type.
+    /// Returns the parsed envelope and what the index will record of it.
+    fn check_form(&self, bytes: &[u8]) -> Result<(Envelope, IndexRecord)> {
         let cfg = &self.shared.config;
         if bytes.len() > cfg.max_entry_bytes {
             return Err(Error::TooLarge {
@@ -684,6 +684,13 @@ impl Store {
                 record.predicate_type
             )));
         }
+        Ok((env, record))
+    }
+
+    /// Applies the registration policy to entry bytes: size, DSSE form, payload and predicate
+    /// type, and a signature by a registered organisation key over the received bytes.
+    pub fn verify(&self, bytes: &[u8], submitter: &str) -> Result<Verified> {
+        let (env, record) = self.check_form(bytes)?;
         let pae = env.pae();
         let mut bad = None;
         let mut ids = Vec::new();
@@ -719,28 +726,7 @@ impl Store {
 
     /// Policy checks without the signature (size, form, types, a known signing key).
     fn check(&self, bytes: &[u8], submitter: &str) -> Result<Checked> {
-        let cfg = &self.shared.config;
-        if bytes.len() > cfg.max_entry_bytes {
-            return Err(Error::TooLarge {
-                size: bytes.len(),
-                max: cfg.max_entry_bytes,
-            });
-        }
-        let env = Envelope::parse_with_limit(bytes, cfg.max_entry_bytes)?;
-        if !cfg.allowed_payload_types.contains(&env.payload_type) {
-            return Err(Error::Policy(format!(
-                "payload type {:?} is not accepted (accepted: {})",
-                env.payload_type,
-                cfg.allowed_payload_types.join(", ")
-            )));
-        }
-        let record = index_record(&env.payload_type, &env.payload)?;
-        if !cfg.predicate_allowed(&record.predicate_type) {
-            return Err(Error::Policy(format!(
-                "predicate type {:?} is not accepted",
-                record.predicate_type
-            )));
-        }
+        let (env, record) = self.check_form(bytes)?;
         let pae = env.pae();
         let mut ids = Vec::new();
         let mut candidates = Vec::new();
