@@ -47,6 +47,15 @@ enum Command {
     Search(cmd::store::SearchArgs),
     /// Trace a subject upstream (inputs) or downstream (where used).
     Trace(cmd::store::TraceArgs),
+    /// Verify a product's chain of trust across organisations through the trust store.
+    #[command(subcommand)]
+    Chain(cmd::chain::ChainCmd),
+    /// Ingest signed sensor readings (MQTT) into hourly evidence in the trust store.
+    #[command(subcommand)]
+    Ingest(cmd::shop::IngestCmd),
+    /// Shop trust: hygiene records, certification against a certifier's spec, revocation.
+    #[command(subcommand)]
+    Shop(cmd::shop::ShopCmd),
     /// Check receipts offline.
     #[command(subcommand)]
     Receipt(cmd::store::ReceiptCmd),
@@ -89,6 +98,9 @@ fn main() -> ExitCode {
         Command::Get(a) => cmd::store::run_get(a),
         Command::Search(a) => cmd::store::run_search(a),
         Command::Trace(a) => cmd::store::run_trace(a),
+        Command::Chain(c) => cmd::chain::run(c),
+        Command::Ingest(c) => cmd::shop::run_ingest(c),
+        Command::Shop(c) => cmd::shop::run_shop(c),
         Command::Receipt(c) => cmd::store::run_receipt(c),
         Command::Log(c) => cmd::store::run_log(c),
         Command::Device(c) => cmd::device::run(c),

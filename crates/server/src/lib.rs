@@ -23,6 +23,7 @@ use shinrai_store::storage::{Direction, SearchQuery, StoredEntry};
 use shinrai_store::{EntryState, Error, Store};
 
 mod openapi;
+pub mod web;
 pub use openapi::openapi;
 
 /// Request bodies above this are refused with 413 before parsing (the entry limit plus room).
@@ -125,6 +126,7 @@ pub fn app(state: AppState) -> Router {
         .route("/trace/{node}", get(trace))
         .route("/openapi.json", get(|| async { axum::Json(openapi()) }))
         .route("/healthz", get(healthz))
+        .merge(web::router())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

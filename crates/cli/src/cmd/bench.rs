@@ -16,6 +16,12 @@ pub enum BenchCmd {
     Store(super::store::BenchStoreArgs),
     /// Packets per second for learning and detection, beside a Kitsune-style baseline.
     Monitor(super::monitor::BenchMonitorArgs),
+    /// Chain verification over a synthetic supply network, beside Python in-toto.
+    Chain(super::chain::BenchChainArgs),
+    /// Sensor readings per second from MQTT to registered evidence; shop-page latency.
+    Ingest(super::shop::BenchIngestArgs),
+    /// The cost of TPM quotes and signatures on the `tpm` backend (swtpm).
+    Tpm(super::tpm::BenchTpmArgs),
 }
 
 /// Options of `bench crypto`.
@@ -35,6 +41,9 @@ pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
         BenchCmd::Crypto(a) => crypto(a),
         BenchCmd::Store(a) => super::store::run_bench_store(a),
         BenchCmd::Monitor(a) => super::monitor::bench(a).map(|()| ExitCode::SUCCESS),
+        BenchCmd::Chain(a) => super::chain::bench(a),
+        BenchCmd::Ingest(a) => super::shop::bench(a),
+        BenchCmd::Tpm(a) => super::tpm::bench(a),
     }
 }
 

@@ -24,6 +24,13 @@ pub enum DemoCmd {
     /// A maker, a distributor and an operator with genuine, counterfeit, cloned, tampered and
     /// legitimately updated devices: prints each verdict with its reasons.
     Devices(super::device::DemoDevicesArgs),
+    /// Material supplier, parts makers, car-body maker and dealer against a running store: one
+    /// parts lot out of specification caught at verification and traced to the affected bodies.
+    Manufacturing(super::manufacturing::DemoManufacturingArgs),
+    /// Restaurant sensors publishing signed readings over MQTT, one shop's ventilation failing.
+    Sensors(super::shop::DemoSensorsArgs),
+    /// Shop trust end to end: sensors -> MQTT -> evidence -> certifier -> certificates.
+    Shop(super::shop::DemoShopArgs),
 }
 
 /// Runs a demo.
@@ -31,6 +38,9 @@ pub fn run(cmd: DemoCmd) -> Result<ExitCode> {
     match cmd {
         DemoCmd::Quickstart { dir } => quickstart(dir),
         DemoCmd::Devices(a) => super::device::demo(a),
+        DemoCmd::Manufacturing(a) => super::manufacturing::demo(a),
+        DemoCmd::Sensors(a) => super::shop::demo_sensors(a),
+        DemoCmd::Shop(a) => super::shop::demo_shop(a),
     }
 }
 

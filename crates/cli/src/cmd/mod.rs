@@ -1,10 +1,14 @@
 //! One module per top-level command.
 
 pub mod bench;
+pub mod chain;
 pub mod demo;
 pub mod device;
 pub mod key;
+pub mod manufacturing;
 pub mod monitor;
+pub mod shop;
 pub mod sign;
 pub mod store;
+pub mod tpm;
 pub mod verify;
