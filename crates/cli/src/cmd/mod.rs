@@ -5,6 +5,7 @@ pub mod chain;
 pub mod demo;
 pub mod device;
 pub mod key;
+pub mod loadgen;
 pub mod manufacturing;
 pub mod monitor;
 pub mod shop;
