@@ -26,6 +26,7 @@ pub mod ear;
 pub mod evidence;
 pub mod identity;
 pub mod lifecycle;
+pub mod statements;
 pub mod verifier;
 pub mod voucher;
 

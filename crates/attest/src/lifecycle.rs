@@ -119,6 +119,18 @@ impl DeviceRecord {
         &self.history
     }
 
+    /// The record as JSON (to keep it between runs or hand it on with the device).
+    pub fn to_json(&self) -> Vec<u8> {
+        // Plain structs with string keys: serialisation cannot fail.
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+
+    /// Reads a record from its JSON form.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        serde_json::from_slice(bytes)
+            .map_err(|e| Error::InvalidArgument(format!("device record is not valid JSON: {e}")))
+    }
+
     /// Checks that `ear` affirms this device and returns the release it matched.
     fn accept(&self, ear: &AttestationResult, step: &str) -> Result<String> {
         let dev = ear.device().ok_or_else(|| {
