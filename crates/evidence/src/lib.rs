@@ -10,11 +10,19 @@
 //! - [`step`]: step records (in-toto link predicate: materials, products, byproducts), events as
 //!   evidence of a step ([`step::EventEvidence`]) and inspection results, each an in-toto
 //!   Statement v1 predicate that `shinrai-envelope` signs.
+//! - [`sensor`]: signed sensor reading batches from shop devices (DSSE, device key), the device
+//!   registry that verifies them, and their aggregation into hourly windows.
+//! - [`shop`]: shop trust evidence: shop profiles, hourly sensor evidence (EPCIS), hygiene
+//!   records, revocations and the CEL variables of a shop certification.
 
 pub mod epcis;
 mod error;
 pub mod hash;
+pub mod sensor;
+pub mod shop;
 pub mod step;
+#[cfg(test)]
+mod test_support;
 
 pub use error::Error;
 
