@@ -64,6 +64,15 @@ pub enum Error {
     /// The PKCS#11 module or token failed.
     #[error("PKCS#11: {0}")]
     Pkcs11(String),
+    /// The TPM or its connection failed (TCTI unreachable, command refused, blob not loadable).
+    #[error("TPM: {0}")]
+    Tpm(String),
+    /// TPM quote bytes are truncated or not a quote (untrusted input).
+    #[error("malformed TPM quote: {0}")]
+    MalformedQuote(String),
+    /// A TPM quote does not prove what it is claimed to prove (signature, nonce, PCRs).
+    #[error("TPM quote check failed: {0}")]
+    QuoteMismatch(String),
     /// File system error, with the path involved.
     #[error("{path}: {source}")]
     Io {

@@ -2,7 +2,8 @@
 //!
 //! The root of trust of every Shinrai device and organisation (MISSION.md part A1). Callers hold a
 //! [`KeyStore`] and never learn which backend keeps the keys: a sealed file ([`soft`]), a PKCS#11
-//! token such as an HSM or SoftHSM2 (`pkcs11`), or a TPM (`tpm`, later).
+//! token such as an HSM or SoftHSM2 (`pkcs11`), or a TPM 2.0 (`tpm`, cargo feature `tpm`;
+//! quotes are checked without a TPM by [`tpm_quote`]).
 //!
 //! Every key carries a [`UsagePolicy`]; a use outside it is refused with [`Error::PolicyViolation`]
 //! or [`Error::UsageLimitReached`]. Every use is appended to a hash-chained audit log ([`audit`]).
@@ -19,6 +20,9 @@ pub mod error;
 #[cfg(feature = "pkcs11")]
 pub mod pkcs11;
 pub mod soft;
+#[cfg(feature = "tpm")]
+pub mod tpm;
+pub mod tpm_quote;
 
 pub use error::Error;
 
