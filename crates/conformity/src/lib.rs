@@ -12,11 +12,14 @@
 //!   are FAILED, never a silent pass; no command is ever run.
 //! - [`rules`]: in-toto artifact rules (MATCH, CREATE, DELETE, MODIFY, ALLOW, DISALLOW,
 //!   REQUIRE) as Python in-toto 3.1 evaluates them; [`celrules`]: CEL evaluation.
+//! - [`chain`]: chain-of-trust verification across organisations through a trust store read
+//!   via [`chain::ChainSource`]; the result is a serialisable tree ([`chain::ChainReport`]).
 //! - [`intoto`]: export to in-toto v1.0 layout and links for `in-toto-verify`.
 //! - [`bench`]: the conformity benchmark workload (also used by the CLI later).
 
 pub mod bench;
 pub mod celrules;
+pub mod chain;
 mod error;
 pub mod intoto;
 pub mod rules;
