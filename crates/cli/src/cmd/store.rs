@@ -414,10 +414,26 @@ pub struct TraceArgs {
     /// Maximum number of steps (1-64).
     #[arg(long, default_value_t = 8)]
     pub depth: u32,
+    /// Recall: list every product downstream of NODE (a lot or part: digest, EPC URI or
+    /// product name) with the path that leads to it.
+    #[arg(long)]
+    pub where_used: bool,
+    /// With --where-used: print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `shinrai trace`.
 pub fn run_trace(a: TraceArgs) -> Result<ExitCode> {
+    if a.where_used {
+        let w = super::chain::where_used(&a.server.server, &a.node, a.depth)?;
+        if a.json {
+            print_json(&w)?;
+        } else {
+            print!("{}", super::chain::render_where_used(&w));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut url = reqwest::Url::parse(&a.server.server)?;
     url.path_segments_mut()
         .map_err(|_| anyhow!("bad server URL"))?
