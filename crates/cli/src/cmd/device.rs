@@ -6,11 +6,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use shinrai_attest::identity::{der_to_pem, device_key_policy, manufacturer_key_policy};
+use shinrai_attest::statements;
 use shinrai_attest::voucher::VoucherHeader;
 use shinrai_attest::{
-    Attester, CertificateInfo, Component, ComponentKind, Composition, DeviceState, ManufacturerCa,
-    OwnershipVoucher, ReferenceValues, Sha256, Status, Validity, Verifier, VerifierState, now_secs,
+    Attester, CertificateInfo, Component, ComponentKind, Composition, DeviceRecord, DeviceState,
+    LifecycleEvent, LifecycleState, ManufacturerCa, OwnershipVoucher, ReferenceValues,
+    RevocationList, Sha256, Status, Validity, Verifier, VerifierState, now_secs,
+    validate_device_certificate,
 };
+use shinrai_envelope::keys::SslibKey;
 use shinrai_scu::soft::{KdfParams, SoftKeyStore};
 use shinrai_scu::{Algorithm, KeyStore, UsagePolicy};
 
@@ -53,6 +57,31 @@ pub enum DeviceCmd {
         /// CycloneDX 1.6 composition of the release.
         #[arg(long)]
         composition: PathBuf,
+        #[command(flatten)]
+        publish: Publish,
+        #[command(flatten)]
+        keys: KeyStoreArgs,
+    },
+    /// Maker: revoke a device certificate. Adds it to the maker's revocation list
+    /// (`maker-revoked.json`) and issues a new X.509 CRL signed by the CA key into
+    /// `crls/maker-ca.crl`, which every later appraisal in `--dir` applies.
+    Revoke {
+        /// Directory holding `maker-ca.pem`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The device certificate to revoke (DER or PEM).
+        #[arg(long)]
+        certificate: PathBuf,
+        /// Label of the maker's CA key in the key store.
+        #[arg(long, default_value = "maker-ca")]
+        ca_label: String,
+        /// Days until the CRL's nextUpdate (verifiers refuse it afterwards).
+        #[arg(long, default_value_t = 7)]
+        crl_days: u64,
+        #[command(flatten)]
+        publish: Publish,
+        #[command(flatten)]
+        keys: KeyStoreArgs,
     },
     /// Verifier: issue a fresh challenge (nonce) and write it as JSON.
     Challenge {
@@ -99,12 +128,77 @@ pub enum DeviceCmd {
         /// Where to write the attestation result (EAR JSON).
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        result: ResultOpts,
+    },
+    /// Maker: prove a device's configuration before shipping (fresh evidence appraised as
+    /// affirming) and start its lifecycle record `records/<serial>.json` in state `shipped`.
+    /// Exits 0 if shipped, 1 if the device failed appraisal.
+    Ship {
+        /// Directory holding `verifier.json`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Fresh evidence from `shinrai device attest`.
+        #[arg(long)]
+        evidence: PathBuf,
+        /// The device certificate (DER or PEM).
+        #[arg(long)]
+        certificate: PathBuf,
+        #[command(flatten)]
+        result: ResultOpts,
+    },
+    /// Operator: confirm a shipped device's configuration by a fresh attestation, check the
+    /// ownership voucher names this operator as owner, and record the device as installed.
+    /// Exits 0 if installed, 1 if the device or its voucher failed the checks.
+    Install {
+        /// Directory holding `verifier.json`, `maker-ca.pem` and `records/`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Fresh evidence from `shinrai device attest`.
+        #[arg(long)]
+        evidence: PathBuf,
+        /// The device certificate (DER or PEM).
+        #[arg(long)]
+        certificate: PathBuf,
+        /// The device's ownership voucher.
+        #[arg(long)]
+        voucher: PathBuf,
+        /// Label of the operator's voucher key in the key store (the voucher's last owner).
+        #[arg(long)]
+        operator_label: String,
+        /// Where the device is installed.
+        #[arg(long)]
+        site: String,
+        #[command(flatten)]
+        result: ResultOpts,
+    },
+    /// Re-attest an installed device after a firmware update or function addition (or
+    /// routinely). `--composition` first registers the vendor's new release (reference values
+    /// from its CycloneDX). The record gets an `updated` (release changed) or `reattested`
+    /// entry. Exits 0 if the device passed, 1 if not (the record is then unchanged).
+    Update {
+        /// Directory holding `verifier.json` and `records/`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Fresh evidence from `shinrai device attest`.
+        #[arg(long)]
+        evidence: PathBuf,
+        /// The device certificate (DER or PEM).
+        #[arg(long)]
+        certificate: PathBuf,
+        /// The vendor's CycloneDX 1.6 composition of the new release, registered first.
+        #[arg(long)]
+        composition: Option<PathBuf>,
+        #[command(flatten)]
+        result: ResultOpts,
     },
     /// Ownership vouchers (FDO style): the maker signs the device over to its first owner, each
     /// seller signs it over to the next; the buyer checks the chain before accepting the device.
     #[command(subcommand)]
     Voucher(VoucherCmd),
-    /// Print the appraisal history the verifier kept for a device.
+    /// Print a device's lifecycle record and the appraisal history the verifier kept; with
+    /// `--server`, also the signed attestation results registered in the trust store (each
+    /// checked against `--trust-key`). Exits 1 if a registered result fails its check.
     History {
         /// Directory holding `verifier.json`.
         #[arg(long)]
@@ -112,7 +206,58 @@ pub enum DeviceCmd {
         /// The device certificate (DER or PEM).
         #[arg(long)]
         certificate: PathBuf,
+        /// Trust store URL to read registered results from.
+        #[arg(long, requires = "trust_key")]
+        server: Option<String>,
+        /// Public key (securesystemslib JSON, `shinrai key export`) of a verifier whose signed
+        /// results are trusted; repeatable.
+        #[arg(long)]
+        trust_key: Vec<PathBuf>,
     },
+}
+
+/// Where signed statements go: signed with `--sign-key` and, with `--server`, registered in the
+/// trust store with the organisation's API token.
+#[derive(clap::Args, Clone)]
+pub struct Publish {
+    /// Label of the key (purpose `statement`) in the key store that signs what is written or
+    /// registered: the maker's organisation key for CA, reference values and CRLs, the
+    /// verifier's for attestation results.
+    #[arg(long)]
+    sign_key: Option<String>,
+    /// Trust store URL: register the signed statements there (needs --sign-key, --store-token).
+    #[arg(long, requires_all = ["sign_key", "store_token"])]
+    server: Option<String>,
+    /// The organisation's API token for the trust store (named so as not to clash with the
+    /// PKCS#11 `--token`).
+    #[arg(long, env = "SHINRAI_TOKEN", hide_env_values = true)]
+    store_token: Option<String>,
+}
+
+impl std::fmt::Debug for Publish {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publish")
+            .field("sign_key", &self.sign_key)
+            .field("server", &self.server)
+            .field(
+                "store_token",
+                &self.store_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// What to do with an attestation result: sign it (DSSE in-toto statement), write it, register it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ResultOpts {
+    #[command(flatten)]
+    publish: Publish,
+    /// Where to write the signed result [default: `results/<serial>.<digest>.ear.dsse.json` in
+    /// `--dir`]; only with --sign-key.
+    #[arg(long, requires = "sign_key")]
+    signed_out: Option<PathBuf>,
+    #[command(flatten)]
+    keys: KeyStoreArgs,
 }
 
 /// Runs a `shinrai device` command.
@@ -135,7 +280,20 @@ pub fn run(cmd: DeviceCmd) -> Result<ExitCode> {
             &device_label,
             &keys,
         ),
-        DeviceCmd::Register { dir, composition } => register(&dir, &composition),
+        DeviceCmd::Register {
+            dir,
+            composition,
+            publish,
+            keys,
+        } => register(&dir, &composition, &publish, &keys),
+        DeviceCmd::Revoke {
+            dir,
+            certificate,
+            ca_label,
+            crl_days,
+            publish,
+            keys,
+        } => revoke(&dir, &certificate, &ca_label, crl_days, &publish, &keys),
         DeviceCmd::Challenge { dir, out } => challenge(&dir, &out),
         DeviceCmd::Attest {
             challenge,
@@ -157,8 +315,50 @@ pub fn run(cmd: DeviceCmd) -> Result<ExitCode> {
             evidence,
             certificate,
             out,
-        } => appraise(&dir, &evidence, &certificate, out.as_deref()),
-        DeviceCmd::History { dir, certificate } => history(&dir, &certificate),
+            result,
+        } => appraise(&dir, &evidence, &certificate, out.as_deref(), &result),
+        DeviceCmd::Ship {
+            dir,
+            evidence,
+            certificate,
+            result,
+        } => ship(&dir, &evidence, &certificate, &result),
+        DeviceCmd::Install {
+            dir,
+            evidence,
+            certificate,
+            voucher,
+            operator_label,
+            site,
+            result,
+        } => install(
+            &dir,
+            &evidence,
+            &certificate,
+            &voucher,
+            &operator_label,
+            &site,
+            &result,
+        ),
+        DeviceCmd::Update {
+            dir,
+            evidence,
+            certificate,
+            composition,
+            result,
+        } => update(
+            &dir,
+            &evidence,
+            &certificate,
+            composition.as_deref(),
+            &result,
+        ),
+        DeviceCmd::History {
+            dir,
+            certificate,
+            server,
+            trust_key,
+        } => history(&dir, &certificate, server.as_deref(), &trust_key),
         DeviceCmd::Voucher(v) => voucher(v),
     }
 }
@@ -416,17 +616,20 @@ fn read_composition(path: &Path) -> Result<Composition> {
         .with_context(|| format!("reading the CycloneDX composition {}", path.display()))
 }
 
-fn register(dir: &Path, composition: &Path) -> Result<ExitCode> {
+fn register(
+    dir: &Path,
+    composition: &Path,
+    publish: &Publish,
+    keys: &KeyStoreArgs,
+) -> Result<ExitCode> {
     let path = verifier_path(dir);
     let mut v = if path.exists() {
         load_verifier(&path)?
     } else {
         Verifier::new()
     };
-    let ca_path = dir.join("maker-ca.pem");
-    let text = std::fs::read_to_string(&ca_path)
-        .with_context(|| format!("reading {}", ca_path.display()))?;
-    v.register_manufacturer(ManufacturerCa::from_pem(&text)?);
+    let ca = read_ca(dir)?;
+    v.register_manufacturer(ca.clone());
     let c = read_composition(composition)?;
     v.register_reference_values(ReferenceValues::from_composition(&c)?)?;
     save_verifier(dir, &v)?;
@@ -437,7 +640,191 @@ fn register(dir: &Path, composition: &Path) -> Result<ExitCode> {
         c.version,
         c.digest()?.short()
     );
+    if let Some(label) = &publish.sign_key {
+        let ks = keys.open(false)?;
+        let ca_signed =
+            statements::sign(ks.as_ref(), label, &statements::maker_ca_statement(&ca)?)?;
+        let rv_signed =
+            statements::sign(ks.as_ref(), label, &statements::reference_statement(&c)?)?;
+        let out = dir.join("published");
+        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+        let ca_path = out.join(format!(
+            "maker-ca.{}.dsse.json",
+            Sha256::of(&ca_signed).short()
+        ));
+        let rv_path = out.join(format!(
+            "{}-{}.{}.dsse.json",
+            file_safe(&c.model),
+            file_safe(&c.version),
+            Sha256::of(&rv_signed).short()
+        ));
+        write(&ca_path, &ca_signed)?;
+        write(&rv_path, &rv_signed)?;
+        println!("signed maker CA -> {}", ca_path.display());
+        println!(
+            "signed reference values and CycloneDX -> {}",
+            rv_path.display()
+        );
+        publish_files(
+            publish,
+            &[("maker CA", &ca_path), ("reference values", &rv_path)],
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A name usable as (part of) a file name: anything but ASCII letters, digits, `-`, `_`, `.`
+/// becomes `_`.
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The maker's list of revoked certificates and the number of its last CRL.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct MakerRevocations {
+    crl_number: u64,
+    /// Revoked device certificates, DER as hex.
+    revoked: Vec<String>,
+}
+
+fn crl_dir(dir: &Path) -> PathBuf {
+    dir.join("crls")
+}
+
+fn revoke(
+    dir: &Path,
+    certificate: &Path,
+    ca_label: &str,
+    crl_days: u64,
+    publish: &Publish,
+    keys: &KeyStoreArgs,
+) -> Result<ExitCode> {
+    if crl_days == 0 || crl_days > 3650 {
+        bail!("--crl-days must be 1..=3650");
+    }
+    let ca = read_ca(dir)?;
+    let cert = read_certificate(certificate)?;
+    let info = CertificateInfo::parse(&cert).context("reading the device certificate")?;
+    if !info.issued_by_name(&ca) {
+        bail!(
+            "the certificate was issued by {:?}, not by this maker's CA {:?}: only its issuer can revoke it",
+            info.issuer,
+            ca.organisation()
+        );
+    }
+    let list_path = dir.join("maker-revoked.json");
+    let mut list: MakerRevocations = if list_path.exists() {
+        serde_json::from_slice(&read(&list_path)?)
+            .with_context(|| format!("reading {}", list_path.display()))?
+    } else {
+        MakerRevocations::default()
+    };
+    let hex_der = hex::encode(&cert);
+    if !list.revoked.contains(&hex_der) {
+        list.revoked.push(hex_der);
+    }
+    let mut infos = Vec::with_capacity(list.revoked.len());
+    for h in &list.revoked {
+        let der =
+            hex::decode(h).with_context(|| format!("bad entry in {}", list_path.display()))?;
+        infos.push(CertificateInfo::parse(&der)?);
+    }
+    list.crl_number += 1;
+    let now = now_secs();
+    let ks = keys.open(false)?;
+    let crl = ca.issue_crl(
+        ks.as_ref(),
+        ca_label,
+        &infos,
+        list.crl_number,
+        now.saturating_sub(60),
+        now + crl_days * 86_400,
+    )?;
+    write(&list_path, &serde_json::to_vec_pretty(&list)?)?;
+    let crls = crl_dir(dir);
+    std::fs::create_dir_all(&crls).with_context(|| format!("creating {}", crls.display()))?;
+    let crl_path = crls.join("maker-ca.crl");
+    write(&crl_path, &crl)?;
+    let id = info.device_identity();
+    println!(
+        "revoked the certificate of {} (serial number {}); CRL number {} with {} entr{} -> {}",
+        id.as_ref()
+            .map(|i| format!("{} {} {}", i.maker, i.model, i.serial))
+            .unwrap_or_else(|| info.subject.clone()),
+        info.serial_hex,
+        list.crl_number,
+        infos.len(),
+        if infos.len() == 1 { "y" } else { "ies" },
+        crl_path.display()
+    );
+    if let Some(label) = &publish.sign_key {
+        let signed = statements::sign(ks.as_ref(), label, &statements::crl_statement(&ca, &crl)?)?;
+        let out = dir.join("published");
+        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+        let path = out.join(format!("crl-{}.dsse.json", list.crl_number));
+        write(&path, &signed)?;
+        println!("signed CRL -> {}", path.display());
+        publish_files(publish, &[("CRL", &path)])?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Applies every CRL in `<dir>/crls/` to the verifier: each must come from a registered maker
+/// and be current, else appraisal stops with an error (a stale list cannot prove a device is
+/// not revoked).
+fn apply_crls(dir: &Path, v: &mut Verifier, now: u64) -> Result<()> {
+    let crls = crl_dir(dir);
+    if !crls.exists() {
+        return Ok(());
+    }
+    let state = v.export_state();
+    let mut makers = Vec::new();
+    for m in &state.manufacturers {
+        makers.push(ManufacturerCa::from_der(&hex::decode(m)?)?);
+    }
+    let mut list = state.revocations;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&crls)
+        .with_context(|| format!("reading {}", crls.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "crl"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let der = read(&path)?;
+        let mut applied = false;
+        for ca in &makers {
+            match RevocationList::from_crl(ca, &der, now) {
+                Ok(l) => {
+                    list.merge(l);
+                    applied = true;
+                    break;
+                }
+                Err(shinrai_attest::Error::UnknownIssuer { .. }) => continue,
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context(format!(
+                        "the revocation list {} cannot be used",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        if !applied {
+            bail!(
+                "the revocation list {} is not from a registered manufacturer",
+                path.display()
+            );
+        }
+    }
+    v.set_revocation_list(list);
+    Ok(())
 }
 
 fn challenge(dir: &Path, out: &Path) -> Result<ExitCode> {
@@ -459,6 +846,12 @@ fn challenge(dir: &Path, out: &Path) -> Result<ExitCode> {
 struct Boot {
     bootcount: u64,
     bootseed: String,
+    /// Updates applied so far.
+    #[serde(default)]
+    update_count: u64,
+    /// Composition digest the device last ran, hex.
+    #[serde(default)]
+    composition: Option<String>,
 }
 
 fn cli_attest(
@@ -476,6 +869,7 @@ fn cli_attest(
     let mut boot_path = certificate.as_os_str().to_owned();
     boot_path.push(".boot.json");
     let boot_path = PathBuf::from(boot_path);
+    let digest = state.composition_digest.to_hex();
     if boot_path.exists() {
         let b: Boot = serde_json::from_slice(&read(&boot_path)?)
             .with_context(|| format!("reading {}", boot_path.display()))?;
@@ -485,13 +879,21 @@ fn cli_attest(
         state.bootcount = b.bootcount;
         state.bootseed =
             seed.with_context(|| format!("bad boot seed in {}", boot_path.display()))?;
-    } else {
-        let b = Boot {
-            bootcount: state.bootcount,
-            bootseed: hex::encode(state.bootseed),
-        };
-        write(&boot_path, &serde_json::to_vec(&b)?)?;
+        state.update_count = b.update_count;
+        // Running another composition than last time is an update: the update counter goes
+        // up and the device reboots (new boot number and seed).
+        if b.composition.as_deref().is_some_and(|c| c != digest) {
+            state.update_count += 1;
+            state.reboot()?;
+        }
     }
+    let b = Boot {
+        bootcount: state.bootcount,
+        bootseed: hex::encode(state.bootseed),
+        update_count: state.update_count,
+        composition: Some(digest),
+    };
+    write(&boot_path, &serde_json::to_vec(&b)?)?;
     let ks = keys.open(false)?;
     let evidence =
         Attester::new(ks.as_ref(), device_label, &cert)?.attest(&ch, &state, now_secs())?;
@@ -500,21 +902,60 @@ fn cli_attest(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Loads the verifier, applies the current CRLs, appraises, saves the verifier; then signs,
+/// writes and registers the result as `opts` say.
+fn run_appraisal(
+    dir: &Path,
+    evidence: &Path,
+    certificate: &Path,
+    opts: &ResultOpts,
+) -> Result<(Verifier, shinrai_attest::AttestationResult, Vec<u8>)> {
+    let now = now_secs();
+    let mut v = load_verifier(&verifier_path(dir))?;
+    apply_crls(dir, &mut v, now)?;
+    let cert = read_certificate(certificate)?;
+    let ear = v
+        .appraise(&read(evidence)?, &cert, now)
+        .context("the evidence or certificate cannot be read")?;
+    save_verifier(dir, &v)?;
+    if let Some(label) = &opts.publish.sign_key {
+        let ks = opts.keys.open(false)?;
+        let signed = statements::sign(
+            ks.as_ref(),
+            label,
+            &statements::result_statement(&ear, &cert)?,
+        )?;
+        let path = match &opts.signed_out {
+            Some(p) => p.clone(),
+            None => {
+                let results = dir.join("results");
+                std::fs::create_dir_all(&results)
+                    .with_context(|| format!("creating {}", results.display()))?;
+                let serial = ear
+                    .device()
+                    .map(|d| file_safe(&d.serial))
+                    .unwrap_or_else(|| "unknown-device".into());
+                results.join(format!(
+                    "{serial}.{}.ear.dsse.json",
+                    Sha256::of(&signed).short()
+                ))
+            }
+        };
+        write(&path, &signed)?;
+        println!("signed attestation result -> {}", path.display());
+        publish_files(&opts.publish, &[("attestation result", &path)])?;
+    }
+    Ok((v, ear, cert))
+}
+
 fn appraise(
     dir: &Path,
     evidence: &Path,
     certificate: &Path,
     out: Option<&Path>,
+    opts: &ResultOpts,
 ) -> Result<ExitCode> {
-    let mut v = load_verifier(&verifier_path(dir))?;
-    let ear = v
-        .appraise(
-            &read(evidence)?,
-            &read_certificate(certificate)?,
-            now_secs(),
-        )
-        .context("the evidence or certificate cannot be read")?;
-    save_verifier(dir, &v)?;
+    let (_, ear, _) = run_appraisal(dir, evidence, certificate, opts)?;
     if let Some(out) = out {
         write(out, &ear.to_json())?;
     }
@@ -524,6 +965,350 @@ fn appraise(
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn record_path(dir: &Path, cert: &[u8]) -> Result<PathBuf> {
+    let id = CertificateInfo::parse(cert)?
+        .device_identity()
+        .context("the certificate names no device (no model or serial number)")?;
+    Ok(dir
+        .join("records")
+        .join(format!("{}.json", file_safe(&id.serial))))
+}
+
+fn load_record(dir: &Path, cert: &[u8]) -> Result<(PathBuf, Option<DeviceRecord>)> {
+    let path = record_path(dir, cert)?;
+    if !path.exists() {
+        return Ok((path, None));
+    }
+    let r = DeviceRecord::from_json(&read(&path)?)
+        .with_context(|| format!("reading the device record {}", path.display()))?;
+    if r.certificate_sha256 != Sha256::of(cert) {
+        bail!(
+            "{} is the record of another certificate of serial number {} (maker {:?})",
+            path.display(),
+            r.serial,
+            r.maker
+        );
+    }
+    Ok((path, Some(r)))
+}
+
+fn save_record(path: &Path, r: &DeviceRecord) -> Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    write(path, &r.to_json())
+}
+
+/// Prints a failed appraisal for a lifecycle step and returns exit code 1.
+fn refused(step: &str, ear: &shinrai_attest::AttestationResult) -> ExitCode {
+    println!("{}", ear.explain());
+    println!(
+        "{step} refused: the device did not pass attestation ({}).",
+        ear.status()
+    );
+    ExitCode::FAILURE
+}
+
+fn ship(dir: &Path, evidence: &Path, certificate: &Path, opts: &ResultOpts) -> Result<ExitCode> {
+    let cert = read_certificate(certificate)?;
+    let (path, existing) = load_record(dir, &cert)?;
+    if let Some(r) = &existing
+        && r.state() != LifecycleState::Manufactured
+    {
+        bail!(
+            "device {} was already shipped (state {:?}, {})",
+            r.serial,
+            r.state(),
+            path.display()
+        );
+    }
+    let (v, ear, cert) = run_appraisal(dir, evidence, certificate, opts)?;
+    if ear.status() != Status::Affirming {
+        return Ok(refused("shipping", &ear));
+    }
+    let mut record = match existing {
+        Some(r) => r,
+        None => DeviceRecord::new(&verified_device(&v, &cert)?),
+    };
+    record.ship(&ear)?;
+    save_record(&path, &record)?;
+    println!("{}", ear.explain());
+    println!(
+        "SHIPPED: {} {} {} with release {} -> {}",
+        record.maker,
+        record.model,
+        record.serial,
+        record.release().unwrap_or("-"),
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The certificate chain checked again for the record (after an affirming appraisal).
+fn verified_device(v: &Verifier, cert: &[u8]) -> Result<shinrai_attest::VerifiedDevice> {
+    let id = CertificateInfo::parse(cert)?
+        .device_identity()
+        .context("the certificate names no device")?;
+    let ca = v
+        .manufacturer(&id.maker)
+        .with_context(|| format!("{:?} is not a registered manufacturer", id.maker))?;
+    Ok(validate_device_certificate(
+        ca,
+        cert,
+        now_secs(),
+        &v.export_state().revocations,
+    )?)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn install(
+    dir: &Path,
+    evidence: &Path,
+    certificate: &Path,
+    voucher: &Path,
+    operator_label: &str,
+    site: &str,
+    opts: &ResultOpts,
+) -> Result<ExitCode> {
+    let cert = read_certificate(certificate)?;
+    let (path, record) = load_record(dir, &cert)?;
+    let mut record = record.with_context(|| {
+        format!(
+            "no shipping record for this device ({} missing): the maker proves the configuration with `shinrai device ship` first",
+            path.display()
+        )
+    })?;
+    let ca = read_ca(dir)?;
+    let v = read_voucher(voucher)?;
+    let operator_key = opts
+        .keys
+        .open(false)?
+        .public_key(operator_label)
+        .with_context(|| format!("reading the operator key {operator_label:?}"))?;
+    let ownership = match v.verify(ca.public_key(), &Sha256::of(&cert)) {
+        Ok(o) => o,
+        Err(e) => {
+            println!("FAIL: installation refused: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if ownership.owner_key() != &operator_key {
+        println!(
+            "FAIL: installation refused: the voucher makes {:?} the owner of this device, not the holder of key {operator_label:?}",
+            ownership.owner_name()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let (_, ear, _) = run_appraisal(dir, evidence, certificate, opts)?;
+    if ear.status() != Status::Affirming {
+        return Ok(refused("installation", &ear));
+    }
+    record.install(&ear, &ownership, &operator_key, site)?;
+    save_record(&path, &record)?;
+    println!("{}", ear.explain());
+    println!(
+        "INSTALLED: {} {} {} at {site:?} by {:?}, release {} confirmed -> {}",
+        record.maker,
+        record.model,
+        record.serial,
+        ownership.owner_name(),
+        record.release().unwrap_or("-"),
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn update(
+    dir: &Path,
+    evidence: &Path,
+    certificate: &Path,
+    composition: Option<&Path>,
+    opts: &ResultOpts,
+) -> Result<ExitCode> {
+    let cert = read_certificate(certificate)?;
+    let (path, record) = load_record(dir, &cert)?;
+    let mut record = record.with_context(|| {
+        format!(
+            "no lifecycle record for this device ({} missing): ship and install it first",
+            path.display()
+        )
+    })?;
+    if let Some(c) = composition {
+        let c = read_composition(c)?;
+        let mut v = load_verifier(&verifier_path(dir))?;
+        v.register_reference_values(ReferenceValues::from_composition(&c)?)?;
+        save_verifier(dir, &v)?;
+        println!(
+            "registered {} {} release {} (composition {})",
+            c.maker,
+            c.model,
+            c.version,
+            c.digest()?.short()
+        );
+    }
+    let before = record.release().map(str::to_owned);
+    let (_, ear, _) = run_appraisal(dir, evidence, certificate, opts)?;
+    if ear.status() != Status::Affirming {
+        return Ok(refused("re-attestation", &ear));
+    }
+    record.reattest(&ear)?;
+    save_record(&path, &record)?;
+    println!("{}", ear.explain());
+    let after = record.release().unwrap_or("-");
+    match before.as_deref() {
+        Some(b) if b != after => println!(
+            "UPDATED: {} {} {} from release {b} to {after} -> {}",
+            record.maker,
+            record.model,
+            record.serial,
+            path.display()
+        ),
+        _ => println!(
+            "RE-ATTESTED: {} {} {} still on release {after} -> {}",
+            record.maker,
+            record.model,
+            record.serial,
+            path.display()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Registers each signed file in the trust store when `--server` is given; prints entry ids and
+/// saves receipts as `<file>.receipt.json`.
+fn publish_files(publish: &Publish, files: &[(&str, &Path)]) -> Result<()> {
+    let Some(server) = &publish.server else {
+        return Ok(());
+    };
+    let token = publish
+        .store_token
+        .as_deref()
+        .context("--server needs --store-token (or SHINRAI_TOKEN)")?;
+    for (what, path) in files {
+        let bytes = read(path)?;
+        let (id, receipt) = register_entry(server, token, &bytes)
+            .with_context(|| format!("registering the {what} {} in {server}", path.display()))?;
+        let mut rp = path.as_os_str().to_owned();
+        rp.push(".receipt.json");
+        write(Path::new(&rp), &serde_json::to_vec_pretty(&receipt)?)?;
+        println!("registered the {what} in the trust store: entry {id}");
+    }
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn api_error(status: u16, body: &[u8]) -> anyhow::Error {
+    let reason = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["reason"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    anyhow::anyhow!("the trust store answered {status}: {reason}")
+}
+
+/// `POST /entries`; waits for the receipt when the store answers 202. Returns the entry id
+/// and the receipt JSON.
+fn register_entry(server: &str, token: &str, bytes: &[u8]) -> Result<(String, serde_json::Value)> {
+    let base = server.trim_end_matches('/').to_owned();
+    runtime()?.block_on(async {
+        let client = reqwest::Client::new();
+        let resp = client
+            .post(format!("{base}/entries"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .context("contacting the trust store")?;
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await?.to_vec();
+        let v: serde_json::Value = match status {
+            200 | 201 | 202 => serde_json::from_slice(&body).context("the store's answer")?,
+            _ => return Err(api_error(status, &body)),
+        };
+        let id = v["id"].as_str().unwrap_or_default().to_owned();
+        if status != 202 {
+            return Ok((id, v["receipt"].clone()));
+        }
+        for _ in 0..120 {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            let r = client
+                .get(format!("{base}/entries/{id}/receipt"))
+                .send()
+                .await
+                .context("contacting the trust store")?;
+            if r.status().as_u16() == 200 {
+                let receipt = r.json().await.context("the store's receipt")?;
+                return Ok((id, receipt));
+            }
+        }
+        bail!("entry {id} accepted but not integrated after 30 s")
+    })
+}
+
+/// `GET /search` for every registered attestation result about the certificate.
+fn registered_results(server: &str, cert_sha256: &Sha256) -> Result<Vec<serde_json::Value>> {
+    let base = server.trim_end_matches('/');
+    let mut out = Vec::new();
+    let mut after: Option<u64> = None;
+    runtime()?.block_on(async {
+        let client = reqwest::Client::new();
+        loop {
+            let mut url = reqwest::Url::parse(&format!("{base}/search"))?;
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair(
+                    "subject_digest",
+                    &format!("sha256:{}", cert_sha256.to_hex()),
+                );
+                q.append_pair("predicate_type", statements::RESULT_PREDICATE_TYPE);
+                q.append_pair("limit", "1000");
+                if let Some(a) = after {
+                    q.append_pair("after", &a.to_string());
+                }
+            }
+            let resp = client
+                .get(url)
+                .send()
+                .await
+                .context("contacting the trust store")?;
+            let status = resp.status().as_u16();
+            let body = resp.bytes().await?.to_vec();
+            if status != 200 {
+                return Err(api_error(status, &body));
+            }
+            let v: serde_json::Value =
+                serde_json::from_slice(&body).context("the store's search answer")?;
+            for e in v["entries"].as_array().into_iter().flatten() {
+                // Search answers carry metadata; the signed bytes come from `/entries/{id}`.
+                let id = e["id"].as_str().unwrap_or_default();
+                let resp = client
+                    .get(format!("{base}/entries/{id}"))
+                    .send()
+                    .await
+                    .context("contacting the trust store")?;
+                let status = resp.status().as_u16();
+                let body = resp.bytes().await?.to_vec();
+                if status != 200 {
+                    return Err(api_error(status, &body));
+                }
+                out.push(serde_json::from_slice(&body).context("the store's entry")?);
+            }
+            match v["next"].as_u64() {
+                Some(n) if after != Some(n) => after = Some(n),
+                _ => break,
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(out)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -547,28 +1332,110 @@ fn load_verifier(path: &Path) -> Result<Verifier> {
     Verifier::from_state(state).with_context(|| format!("restoring verifier {}", path.display()))
 }
 
-fn history(dir: &Path, certificate: &Path) -> Result<ExitCode> {
+fn history(
+    dir: &Path,
+    certificate: &Path,
+    server: Option<&str>,
+    trust_keys: &[PathBuf],
+) -> Result<ExitCode> {
     let verifier = load_verifier(&verifier_path(dir))?;
-    let cert = CertificateInfo::parse(&read_certificate(certificate)?)
-        .context("reading the device certificate")?;
+    let der = read_certificate(certificate)?;
+    let cert = CertificateInfo::parse(&der).context("reading the device certificate")?;
     let id = cert
         .device_identity()
         .context("the certificate names no device (no model or serial number)")?;
-    let entries = verifier.history(&id.ueid());
-    if entries.is_empty() {
-        println!("no appraisal recorded for this device");
+    println!("device {} {} {}", id.maker, id.model, id.serial);
+    let (_, record) = load_record(dir, &der)?;
+    match &record {
+        None => println!("lifecycle: no record (not shipped through `shinrai device ship`)"),
+        Some(r) => {
+            println!(
+                "lifecycle: {:?}, release {}",
+                r.state(),
+                r.release().unwrap_or("-")
+            );
+            for e in r.history() {
+                let what = match &e.event {
+                    LifecycleEvent::Shipped { by, release } => {
+                        format!("shipped by {by:?} with release {release}")
+                    }
+                    LifecycleEvent::Installed {
+                        operator,
+                        site,
+                        release,
+                        ..
+                    } => format!("installed by {operator:?} at {site:?}, release {release}"),
+                    LifecycleEvent::Updated { from, to } => {
+                        format!("updated from release {from} to {to}")
+                    }
+                    LifecycleEvent::Reattested { release } => {
+                        format!("re-attested on release {release}")
+                    }
+                };
+                println!(
+                    "  {}  {what}  (result {}, sha256 {})",
+                    e.time,
+                    e.status,
+                    e.result_sha256.short()
+                );
+            }
+        }
     }
+    let entries = verifier.history(&id.ueid());
+    println!("appraisals: {}", entries.len());
     for e in entries {
         let codes: Vec<String> = e.codes.iter().map(|c| format!("{c:?}")).collect();
         println!(
-            "{}  {:<15} release {:<8} {}",
+            "  {}  {:<15} release {:<8} {}",
             e.time,
             e.status.to_string(),
             e.reference_version.as_deref().unwrap_or("-"),
             codes.join(", ")
         );
     }
-    Ok(ExitCode::SUCCESS)
+    let Some(server) = server else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut trusted = Vec::new();
+    for k in trust_keys {
+        trusted.push(
+            SslibKey::parse(&read(k)?)
+                .with_context(|| format!("reading the verifier key {}", k.display()))?,
+        );
+    }
+    let fingerprint = Sha256::of(&der);
+    let found = registered_results(server, &fingerprint)?;
+    println!("registered results in {server}: {}", found.len());
+    let mut bad = 0;
+    for e in &found {
+        let index = e["index"].as_u64().unwrap_or_default();
+        let bytes = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            e["entry"].as_str().unwrap_or_default(),
+        )
+        .unwrap_or_default();
+        match statements::verify_result(&bytes, &trusted, &fingerprint) {
+            Ok(r) => println!(
+                "  log index {index}  {}  {:<15} release {:<8} signed by {}",
+                r.result.iat,
+                r.result.status().to_string(),
+                r.result
+                    .appraisal()
+                    .and_then(|a| a.reference_version.as_deref())
+                    .unwrap_or("-"),
+                r.signers.join(",")
+            ),
+            Err(err) => {
+                bad += 1;
+                println!("  log index {index}  REFUSED: {err}");
+            }
+        }
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Options of `shinrai demo devices`.
