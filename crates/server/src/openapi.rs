@@ -117,6 +117,11 @@ pub fn openapi() -> Value {
             {"name": "direction", "in": "query", "schema": {"type": "string", "enum": ["up", "down"], "default": "up"}},
             {"name": "depth", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 64, "default": 8}}],
           "responses": {"200": ok_json("the trace", "Trace"), "400": err("bad parameter")}}},
+        "/keys/{keyid}": {"get": {
+          "summary": "A registered organisation public key (securesystemslib JSON), for checking DSSE signatures",
+          "parameters": [{"name": "keyid", "in": "path", "required": true, "description": "securesystemslib key id (hex)",
+            "schema": {"type": "string"}}],
+          "responses": {"200": ok_json("the key", "OrgKey"), "404": err("no such key")}}},
         "/openapi.json": {"get": {"summary": "This document",
           "responses": {"200": {"description": "OpenAPI 3.0 document", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
         "/healthz": {"get": {"summary": "Liveness and current tree size",
@@ -165,6 +170,13 @@ pub fn openapi() -> Value {
               "id": {"type": "string"}, "depth": {"type": "integer", "minimum": 0}}}},
             "edges": {"type": "array", "items": {"$ref": "#/components/schemas/Edge"}},
             "truncated": {"type": "boolean"}}},
+          "OrgKey": {"type": "object", "required": ["keytype", "scheme", "keyval", "keyid", "org"], "properties": {
+            "keytype": {"type": "string", "enum": ["ed25519", "ecdsa"]},
+            "scheme": {"type": "string", "enum": ["ed25519", "ecdsa-sha2-nistp256"]},
+            "keyval": {"type": "object", "required": ["public"], "properties": {
+              "public": {"type": "string", "description": "Ed25519: 64 hex; ECDSA P-256: PEM SPKI"}}},
+            "keyid": {"type": "string", "description": "hex SHA-256 of the canonical key JSON"},
+            "org": {"type": "string", "description": "the owning organisation"}}},
           "Health": {"type": "object", "required": ["status", "tree_size"], "properties": {
             "status": {"type": "string", "enum": ["ok"]}, "tree_size": {"type": "integer", "minimum": 0}}}
         }
