@@ -200,6 +200,15 @@ pub enum ReasonCode {
     Rollback,
     /// The aspect was not appraised because an earlier check failed.
     NotAppraised,
+    /// The evidence carries a TPM quote that is fresh, signed by the attestation key and
+    /// confirms the reported measurements.
+    TpmQuoteValid,
+    /// The TPM quote is not signed by the attestation key, answers another challenge, or does
+    /// not cover the PCR values claimed with it.
+    TpmQuoteInvalid,
+    /// The TPM recorded other measurements (PCR value) than the device reports: the report was
+    /// altered after measurement.
+    TpmMeasurementsMismatch,
 }
 
 /// One finding of the appraisal.

@@ -3,13 +3,20 @@
 //! Wire form: a DSSE envelope with `payloadType` [`EVIDENCE_PAYLOAD_TYPE`] whose payload is the
 //! claims set as JSON (an EAT "unprotected claims set", RFC 9782 media type), signed with the
 //! device's ECDSA P-256 identity key for purpose `device-evidence`.
+//!
+//! A device whose SCU is a TPM adds a quote ([`QuoteClaim`], claim `tpm_quote`): its TPM's
+//! attestation key (AK) signs the SHA-256 PCR [`MEASUREMENT_PCR`], into which the component
+//! measurements were extended in the order reported, over `extraData` = [`quote_qualifying_data`]
+//! of the verifier's nonce. The AK public key travels inside the claims, so the certified device
+//! key vouches for it.
 
 use std::collections::HashMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use shinrai_scu::{KeyStore, Purpose};
+use shinrai_scu::tpm_quote::{ParsedQuote, TpmQuote};
+use shinrai_scu::{KeyStore, PublicKey, Purpose};
 
 use crate::identity::{CertificateInfo, DeviceIdentity};
 use crate::{Composition, Error, Result, Sha256, dsse};
@@ -20,6 +27,30 @@ pub const EVIDENCE_PAYLOAD_TYPE: &str = "application/eat-ucs+json";
 pub const EAT_PROFILE: &str = "urn:shinrai:eat:device:v1";
 /// Size of a verifier nonce in bytes.
 pub const NONCE_BYTES: usize = 32;
+/// The SHA-256 PCR a TPM-backed device extends its component measurements into (23: the
+/// PC-client "application support" PCR, resettable from locality 0).
+pub const MEASUREMENT_PCR: u8 = 23;
+
+/// A TPM quote carried in evidence (claim `tpm_quote`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteClaim {
+    /// The public key of the TPM's attestation key that signed the quote.
+    pub ak: PublicKey,
+    /// The PCR holding the measurements (normally [`MEASUREMENT_PCR`]).
+    pub measurement_pcr: u8,
+    /// `TPMS_ATTEST` and `TPMT_SIGNATURE` bytes as the TPM returned them, and the PCR values.
+    pub quote: TpmQuote,
+}
+
+/// The `extraData` a quote must carry for `nonce`: SHA-256 of the nonce.
+pub fn quote_qualifying_data(nonce: &[u8; NONCE_BYTES]) -> [u8; 32] {
+    Sha256::of(nonce).0
+}
+
+/// The digests to extend into [`MEASUREMENT_PCR`], in the order the claims report them.
+pub fn measurement_digests(measurements: &[Measurement]) -> Vec<[u8; 32]> {
+    measurements.iter().map(|m| m.sha256.0).collect()
+}
 
 /// One per-component measurement reported by the device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +85,9 @@ pub struct Claims {
     pub measurements: Vec<Measurement>,
     /// Digest of the CycloneDX composition the device reports it is made of.
     pub composition_digest: Sha256,
+    /// A TPM quote over the measurements, when the device's SCU is a TPM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm_quote: Option<QuoteClaim>,
 }
 
 impl Claims {
@@ -75,6 +109,7 @@ impl Claims {
             update_count: state.update_count,
             measurements: state.measurements.clone(),
             composition_digest: state.composition_digest,
+            tpm_quote: None,
         }
     }
 
@@ -306,6 +341,8 @@ pub(crate) struct ParsedEvidence {
     pub claims: Claims,
     pub signed: Vec<u8>,
     pub signatures: Vec<Vec<u8>>,
+    /// The claims' TPM quote, read (not yet checked).
+    pub quote: Option<ParsedQuote>,
 }
 
 /// Reads evidence bytes: DSSE envelope, payload type, claims JSON, profile.
@@ -331,7 +368,16 @@ pub(crate) fn parse_evidence(bytes: &[u8]) -> Result<ParsedEvidence> {
             "eat_nonce must be 32 bytes, base64url".into(),
         ));
     }
+    let quote = match &claims.tpm_quote {
+        None => None,
+        Some(q) => Some(ParsedQuote::parse(&q.quote).map_err(|e| {
+            Error::MalformedEvidence(format!(
+                "the TPM quote cannot be read: {e} (truncated or garbled)"
+            ))
+        })?),
+    };
     Ok(ParsedEvidence {
+        quote,
         signed: opened.pae().to_vec(),
         signatures: opened.signatures,
         claims,
@@ -390,6 +436,22 @@ impl<'a> Attester<'a> {
     /// Answers `challenge` with signed evidence about `state` at time `now`.
     pub fn attest(&self, challenge: &Challenge, state: &DeviceState, now: u64) -> Result<Vec<u8>> {
         let claims = Claims::new(&self.identity, challenge, state, now);
+        sign_claims(self.store, &self.label, &claims)
+    }
+
+    /// Like [`Attester::attest`], with the device TPM's `quote` in the claims. The caller makes
+    /// it with the TPM (`shinrai_scu::tpm::TpmKeyStore::measure_and_quote` over
+    /// [`measurement_digests`] of `state`, with [`quote_qualifying_data`] of the challenge's
+    /// nonce).
+    pub fn attest_with_quote(
+        &self,
+        challenge: &Challenge,
+        state: &DeviceState,
+        now: u64,
+        quote: QuoteClaim,
+    ) -> Result<Vec<u8>> {
+        let mut claims = Claims::new(&self.identity, challenge, state, now);
+        claims.tpm_quote = Some(quote);
         sign_claims(self.store, &self.label, &claims)
     }
 }

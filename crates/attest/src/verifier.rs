@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use shinrai_scu::PublicKey;
 
 use crate::ear::{Appraisal, DeviceSummary};
-use crate::evidence::{NonceCheck, ParsedEvidence, parse_evidence};
+use crate::evidence::{
+    NonceCheck, ParsedEvidence, measurement_digests, parse_evidence, quote_qualifying_data,
+};
 use crate::identity::{CertificateInfo, check_current, check_issued};
 use crate::{
     AttestationResult, Challenge, ComponentKind, DeviceIdentity, Error, ManufacturerCa, NonceStore,
@@ -530,6 +532,7 @@ impl Verifier {
         }
 
         self.check_identity(&ev, identity, &chain.cert.public_key, &ueid, &mut d);
+        check_quote(&ev, &mut d);
         let version = self.check_measurements(&ev, identity, &mut d);
         Ok(self.finish_with(d, summary, Some(ueid), nonce_text, now, version))
     }
@@ -743,6 +746,78 @@ fn summary(cert: &CertificateInfo, id: Option<&DeviceIdentity>) -> Option<Device
         ueid: hex::encode(id.ueid()),
         certificate_sha256: cert.fingerprint,
     })
+}
+
+/// Checks the evidence's TPM quote, if it has one: signed by the attestation key named in the
+/// (already verified) claims, answering this evidence's nonce, covering exactly the PCR values
+/// claimed with it, and the measurement PCR equal to the replay of the reported measurements.
+fn check_quote(ev: &ParsedEvidence, d: &mut Draft) {
+    let (Some(claim), Some(q)) = (&ev.claims.tpm_quote, &ev.quote) else {
+        return;
+    };
+    let mut ok = true;
+    if !q.signature_valid(&claim.ak) {
+        ok = false;
+        d.bad(
+            ReasonCode::TpmQuoteInvalid,
+            TrustClaim::Hardware,
+            "The TPM quote in the evidence is not signed by the device's attestation key: the TPM measurements cannot be trusted.".into(),
+        );
+    }
+    let nonce = ev.claims.nonce().unwrap_or([0u8; 32]);
+    if q.info.extra_data != quote_qualifying_data(&nonce) {
+        ok = false;
+        d.bad(
+            ReasonCode::TpmQuoteInvalid,
+            TrustClaim::InstanceIdentity,
+            "The TPM quote answers another challenge than this evidence: it is a replayed or transplanted quote.".into(),
+        );
+    }
+    if !q.selects_exactly(&claim.quote.pcrs) || !q.digest_matches(&claim.quote.pcrs) {
+        ok = false;
+        d.bad(
+            ReasonCode::TpmQuoteInvalid,
+            TrustClaim::Executables,
+            "The PCR values sent with the TPM quote are not the ones the TPM signed.".into(),
+        );
+    }
+    let expected = shinrai_scu::tpm_quote::replay(&measurement_digests(&ev.claims.measurements));
+    match claim.quote.pcrs.get(&claim.measurement_pcr) {
+        Some(v) if *v == expected => {}
+        Some(_) => {
+            ok = false;
+            d.bad(
+                ReasonCode::TpmMeasurementsMismatch,
+                TrustClaim::Executables,
+                format!(
+                    "The device's TPM recorded other measurements (PCR {}) than the device reports: the report was altered after the components were measured.",
+                    claim.measurement_pcr
+                ),
+            );
+        }
+        None => {
+            ok = false;
+            d.bad(
+                ReasonCode::TpmQuoteInvalid,
+                TrustClaim::Executables,
+                format!(
+                    "The TPM quote does not cover PCR {}, which should hold the measurements.",
+                    claim.measurement_pcr
+                ),
+            );
+        }
+    }
+    if ok {
+        d.add(
+            ReasonCode::TpmQuoteValid,
+            TrustClaim::Hardware,
+            Tier::AFFIRMING,
+            format!(
+                "The device's TPM signed a fresh quote confirming the reported measurements (PCR {}).",
+                claim.measurement_pcr
+            ),
+        );
+    }
 }
 
 /// A difference found: code, claim it affects, message.

@@ -1091,3 +1091,86 @@ impl KeyStore for TpmKeyStore {
         audit::verify_log(&self.audit_path(), &self.audit_mac, Some(&anchor))
     }
 }
+
+/// A private software TPM: `swtpm socket` (Debian `swtpm`) on free loopback ports with its state
+/// in a fresh temporary folder, stopped and removed on drop. For tests, benchmarks and demos.
+#[derive(Debug)]
+pub struct Swtpm {
+    child: std::process::Child,
+    state: PathBuf,
+    port: u16,
+}
+
+impl Swtpm {
+    /// Starts swtpm and waits until it accepts connections. [`Error::Tpm`] when the `swtpm`
+    /// program cannot be run (not installed) or does not come up.
+    pub fn start() -> Result<Swtpm> {
+        use std::net::{TcpListener, TcpStream};
+        use std::process::{Command, Stdio};
+        let mut random = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut random).map_err(|_| Error::Crypto("random".into()))?;
+        let state = std::env::temp_dir().join(format!("shinrai-swtpm-{}", hex::encode(random)));
+        std::fs::create_dir_all(&state).map_err(io_err(&state))?;
+        for _attempt in 0..5 {
+            // The swtpm TCTI talks to the control channel on the server port + 1.
+            let port = loop {
+                let l = TcpListener::bind("127.0.0.1:0").map_err(io_err(Path::new("127.0.0.1")))?;
+                let p = l
+                    .local_addr()
+                    .map_err(io_err(Path::new("127.0.0.1")))?
+                    .port();
+                if p < u16::MAX && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+                    break p;
+                }
+            };
+            let mut child = Command::new("swtpm")
+                .arg("socket")
+                .arg("--tpm2")
+                .arg("--tpmstate")
+                .arg(format!("dir={}", state.display()))
+                .arg("--server")
+                .arg(format!("type=tcp,port={port},bindaddr=127.0.0.1"))
+                .arg("--ctrl")
+                .arg(format!("type=tcp,port={},bindaddr=127.0.0.1", port + 1))
+                .args(["--flags", "not-need-init,startup-clear"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| {
+                    let _ = std::fs::remove_dir_all(&state);
+                    Error::Tpm(format!(
+                        "cannot run swtpm ({e}): apt-get install swtpm swtpm-tools"
+                    ))
+                })?;
+            // Readiness: the server port accepts a connection, or swtpm exits (port taken).
+            for _ in 0..1000 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(Swtpm { child, state, port });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&state);
+        Err(Error::Tpm(
+            "swtpm did not start listening on a loopback port".into(),
+        ))
+    }
+
+    /// The TCTI string that reaches it (`swtpm:host=127.0.0.1,port=N`).
+    pub fn tcti(&self) -> String {
+        format!("swtpm:host=127.0.0.1,port={}", self.port)
+    }
+}
+
+impl Drop for Swtpm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}

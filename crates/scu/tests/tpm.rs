@@ -6,11 +6,10 @@
 //! skip, saying so.
 #![cfg(feature = "tpm")]
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use shinrai_scu::tpm::{TCTI_ENV, TpmKeyStore};
+use shinrai_scu::tpm::{Swtpm, TCTI_ENV, TpmKeyStore};
 use shinrai_scu::tpm_quote::{ParsedQuote, PcrValue, TpmQuote, replay};
 use shinrai_scu::{Algorithm, Assurance, Error, KeyStore, Purpose, UsagePolicy};
 
@@ -19,29 +18,7 @@ const PIN: &str = "1234-tpm";
 /// A TPM for one test: the shared one named by `SHINRAI_TPM_TCTI`, or a private swtpm.
 struct Tpm {
     tcti: String,
-    child: Option<Child>,
-    _state: Option<tempfile::TempDir>,
-}
-
-impl Drop for Tpm {
-    fn drop(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// A free loopback port `p` whose neighbour `p + 1` is free too: the swtpm TCTI always talks to
-/// the control channel on the server port + 1.
-fn free_port_pair() -> u16 {
-    loop {
-        let l = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
-        let port = l.local_addr().expect("local address").port();
-        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
+    _private: Option<Swtpm>,
 }
 
 /// The TPM to test against, or `None` (test skipped) when none is configured or installed.
@@ -49,58 +26,20 @@ fn tpm() -> Option<Tpm> {
     if let Ok(tcti) = std::env::var(TCTI_ENV) {
         return Some(Tpm {
             tcti,
-            child: None,
-            _state: None,
+            _private: None,
         });
     }
-    let state = tempfile::tempdir().expect("temp dir");
-    for _attempt in 0..5 {
-        let port = free_port_pair();
-        let ctrl = port + 1;
-        let child = Command::new("swtpm")
-            .args([
-                "socket",
-                "--tpm2",
-                "--tpmstate",
-                &format!("dir={}", state.path().display()),
-                "--server",
-                &format!("type=tcp,port={port},bindaddr=127.0.0.1"),
-                "--ctrl",
-                &format!("type=tcp,port={ctrl},bindaddr=127.0.0.1"),
-                "--flags",
-                "not-need-init,startup-clear",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let mut child = match child {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!(
-                    "SKIPPED: no TPM: {TCTI_ENV} is not set and swtpm cannot be started ({e}); \
-                     apt-get install swtpm swtpm-tools, or set {TCTI_ENV}"
-                );
-                return None;
-            }
-        };
-        // Readiness: the server port accepts connections (or swtpm exited: port taken, retry).
-        for _ in 0..500 {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Tpm {
-                    tcti: format!("swtpm:host=127.0.0.1,port={port}"),
-                    child: Some(child),
-                    _state: Some(state),
-                });
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
+    match Swtpm::start() {
+        Ok(s) => Some(Tpm {
+            tcti: s.tcti(),
+            _private: Some(s),
+        }),
+        Err(e) if e.to_string().contains("cannot run swtpm") => {
+            eprintln!("SKIPPED: no TPM: {TCTI_ENV} is not set and {e}");
+            None
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        Err(e) => panic!("swtpm is installed but failed: {e}"),
     }
-    panic!("swtpm is installed but did not start listening on a loopback port");
 }
 
 macro_rules! need_tpm {
