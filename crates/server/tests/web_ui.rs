@@ -65,38 +65,64 @@ fn register(store: &Store, entry: &[u8], org: &str) -> u64 {
         .log_index
 }
 
-fn hourly_events(shop: &str, hours: u32, peak_at: Option<u32>) -> Vec<Value> {
-    let start = time::OffsetDateTime::now_utc() - Duration::from_secs(u64::from(hours) * 3600);
+/// Hourly CO2 and temperature evidence built with the ingestion's own types
+/// (`shinrai_evidence::shop::HourlyEvidence`), three failing hours from `peak_at`.
+fn hourly_events(shop: &str, hours: u32, peak_at: Option<u32>, publish: bool) -> Vec<Value> {
+    use shinrai_evidence::sensor::{HourWindow, Quantity, Reading, Stats};
+    use shinrai_evidence::shop::HourlyEvidence;
+    const HOUR_MS: i64 = 3_600_000;
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let first = (now_ms / HOUR_MS - i64::from(hours)) * HOUR_MS;
+    let device = format!("urn:shinrai:device:{shop}-co2-1");
     (0..hours)
         .map(|h| {
-            let t = start + Duration::from_secs(u64::from(h + 1) * 3600);
-            let t = t.replace_minute(0).expect("m").replace_second(0).expect("s");
+            let start = first + i64::from(h) * HOUR_MS;
             let base = 520.0 + 180.0 * ((f64::from(h) / 24.0) * std::f64::consts::TAU).sin().abs();
             let max = match peak_at {
                 Some(p) if (p..p + 3).contains(&h) => 1380.0 + f64::from(h - p) * 40.0,
                 _ => base + 90.0,
             };
-            let event_id = format!("ni:///sha-256;{}?ver=CBV2.0", sha256_hex(format!("{shop}{h}").as_bytes()));
-            let event = json!({
-                "type": "ObjectEvent", "eventTime": rfc3339(t), "eventTimeZoneOffset": "+00:00",
-                "eventID": event_id, "action": "OBSERVE", "epcList": [format!("urn:shinrai:shop:{shop}")],
-                "sensorElementList": [{
-                    "sensorMetadata": {"deviceID": format!("urn:shinrai:device:{shop}-co2-1")},
-                    "sensorReport": [
-                        {"type": "gs1:MT-CO2", "uom": "59", "minValue": base - 80.0, "maxValue": max,
-                         "meanValue": base, "shinrai:count": 60},
-                        {"type": "Temperature", "uom": "CEL", "minValue": 20.5, "maxValue": 22.0,
-                         "meanValue": 21.2, "shinrai:count": 60}
-                    ]}]
-            });
-            stmt(
-                vec![
-                    shop_subject(shop),
-                    json!({"name": event_id, "digest": {"sha256": sha256_hex(event_id.as_bytes())}}),
-                ],
-                "https://shinrai.dev/attestation/epcis-event/v1",
-                event,
-            )
+            let mut series = std::collections::BTreeMap::new();
+            series.insert(
+                (device.clone(), Quantity::Co2),
+                Stats {
+                    min: base - 80.0,
+                    max,
+                    sum: base * 60.0,
+                    count: 60,
+                },
+            );
+            series.insert(
+                (device.clone(), Quantity::Temperature),
+                Stats {
+                    min: 20.5,
+                    max: 22.0,
+                    sum: 21.2 * 60.0,
+                    count: 60,
+                },
+            );
+            let readings = if publish {
+                vec![(
+                    device.clone(),
+                    Reading {
+                        t: start + 1_800_000,
+                        kind: Quantity::Co2,
+                        value: max,
+                    },
+                )]
+            } else {
+                Vec::new()
+            };
+            let w = HourWindow {
+                shop: shop.to_owned(),
+                start_ms: start,
+                series,
+                readings,
+            };
+            let st = HourlyEvidence::from_window(&w)
+                .and_then(|e| e.to_statement())
+                .expect("hourly evidence");
+            serde_json::to_value(&st).expect("json")
         })
         .collect()
 }
@@ -123,11 +149,13 @@ fn vsa(shop: &str, spec_id: &str, passed: bool, failures: Value) -> Value {
 }
 
 fn profile(id: &str, name: &str, publish: bool) -> Value {
-    stmt(
-        vec![shop_subject(id)],
-        "https://shinrai.dev/attestation/shop/v1",
-        json!({"id": id, "name": name, "address": "Marktgasse 3, 3011 Bern", "publishReadings": publish}),
-    )
+    let p = shinrai_evidence::shop::ShopProfile {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        address: "Marktgasse 3, 3011 Bern".to_owned(),
+        publish_readings: publish,
+    };
+    serde_json::to_value(p.to_statement().expect("profile")).expect("json")
 }
 
 fn build_world() -> World {
@@ -167,7 +195,7 @@ fn build_world() -> World {
         &shop_org.sign(&profile("trattoria-verde", "Trattoria Verde", true)),
         "gastro",
     );
-    for e in hourly_events("trattoria-verde", 72, None) {
+    for e in hourly_events("trattoria-verde", 72, None, true) {
         register(&store, &certifier.sign(&e), "certifier");
     }
     for d in 0..3 {
@@ -191,7 +219,7 @@ fn build_world() -> World {
         &shop_org.sign(&profile("bistro-grau", "Bistro Grau", false)),
         "gastro",
     );
-    for e in hourly_events("bistro-grau", 72, Some(40)) {
+    for e in hourly_events("bistro-grau", 72, Some(40), false) {
         register(&store, &certifier.sign(&e), "certifier");
     }
     let failures = json!([{"check": "rule:co2-hourly-max", "evidence": ["hour 40"],
@@ -226,7 +254,7 @@ fn build_world() -> World {
         &shop_org.sign(&profile("cafe-blau", "Café Blau", false)),
         "gastro",
     );
-    for e in hourly_events("cafe-blau", 24, None) {
+    for e in hourly_events("cafe-blau", 24, None, false) {
         register(&store, &certifier.sign(&e), "certifier");
     }
     let tampered_index = register(

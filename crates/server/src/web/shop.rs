@@ -346,7 +346,8 @@ pub fn shop_view(
                         let _ = na;
                         Status::NotYetValid
                     }
-                    (Some(_), Some(na)) if now > na => Status::Expired,
+                    // notAfter is exclusive: "not valid at or after".
+                    (Some(_), Some(na)) if now >= na => Status::Expired,
                     (Some(_), Some(_)) => Status::Valid,
                     // A certificate without a readable validity period is not valid.
                     _ => Status::None(vec![
@@ -375,7 +376,20 @@ pub fn shop_view(
     let mut hours = Vec::new();
     let mut readings = Vec::new();
     for st in events {
-        let ev = st.predicate();
+        let p = st.predicate();
+        if p["series"].is_array() {
+            // The ingestion's hourly evidence (`shinrai_evidence::shop::HourlyEvidence`):
+            // `series` of per-device min/max/mean/count, raw `readings` only when published.
+            if let Some(h) = hour_of_series(p) {
+                hours.push(h);
+            }
+            if publish {
+                readings.extend(raw_readings(p));
+            }
+            continue;
+        }
+        // A bare EPCIS event as predicate: CO2 sensor reports.
+        let ev = p;
         let time = s(&ev["eventTime"]);
         let mut max: Option<f64> = None;
         let (mut mean_sum, mut mean_n) = (0.0, 0u32);
@@ -429,6 +443,70 @@ pub fn shop_view(
         hygiene_records,
         statements: stmts.len(),
     }))
+}
+
+/// One hour from an `HourlyEvidence` predicate: the CO2 series' highest max and mean of means.
+fn hour_of_series(p: &Value) -> Option<Hour> {
+    let co2: Vec<&Value> = p["series"]
+        .as_array()?
+        .iter()
+        .filter(|x| x["type"] == "co2")
+        .collect();
+    let max = co2
+        .iter()
+        .filter_map(|x| x["max"].as_f64())
+        .reduce(f64::max)?;
+    let means: Vec<f64> = co2.iter().filter_map(|x| x["mean"].as_f64()).collect();
+    let mean = if means.is_empty() {
+        max
+    } else {
+        means.iter().sum::<f64>() / means.len() as f64
+    };
+    let time = p["period"]["end"]
+        .as_str()
+        .or(p["event"]["eventTime"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    Some(Hour { time, max, mean })
+}
+
+/// The rows of an `HourlyEvidence` predicate: its raw readings when present, else its series.
+fn raw_readings(p: &Value) -> Vec<Reading> {
+    let hour = s(&p["period"]["end"]);
+    if let Some(raw) = p["readings"].as_array().filter(|r| !r.is_empty()) {
+        return raw
+            .iter()
+            .map(|r| Reading {
+                time: r["t"]
+                    .as_i64()
+                    .and_then(|ms| {
+                        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+                    })
+                    .and_then(|t| t.format(&Rfc3339).ok())
+                    .unwrap_or_else(|| hour.clone()),
+                device: s(&r["device"]),
+                kind: s(&r["type"]),
+                min: None,
+                max: r["value"].as_f64(),
+                mean: None,
+                count: None,
+            })
+            .collect();
+    }
+    p["series"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| Reading {
+            time: hour.clone(),
+            device: s(&x["device"]),
+            kind: s(&x["type"]),
+            min: x["min"].as_f64(),
+            max: x["max"].as_f64(),
+            mean: x["mean"].as_f64(),
+            count: x["count"].as_u64(),
+        })
+        .collect()
 }
 
 /// The ventilation chart: hourly CO2 maximum and mean as an SVG line chart.
@@ -685,8 +763,8 @@ certificate's signature and receipt in your browser (JavaScript and WebCrypto ne
             b.push_str("<p class=\"muted\">No readings registered.</p>");
         } else {
             b.push_str(
-                "<table class=\"grid\"><thead><tr><th>hour ending</th><th>device</th><th>type</th>\
-<th>min</th><th>max</th><th>mean</th><th>count</th></tr></thead><tbody>",
+                "<table class=\"grid\"><thead><tr><th>time</th><th>device</th><th>type</th>\
+<th>min</th><th>max / value</th><th>mean</th><th>count</th></tr></thead><tbody>",
             );
             for r in view.readings.iter().rev().take(500) {
                 let _ = write!(
