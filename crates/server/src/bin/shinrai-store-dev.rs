@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[path = "../../../cli/src/cmd/loadgen.rs"]
+mod loadgen;
 #[path = "../../../cli/src/cmd/store.rs"]
 mod store;
 
