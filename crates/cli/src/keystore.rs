@@ -15,6 +15,9 @@ pub enum Backend {
     Soft,
     /// Keys in a PKCS#11 token (HSM; SoftHSM2 for testing): never extractable.
     Pkcs11,
+    /// Keys inside a TPM 2.0 (swtpm for testing): never extractable; ECDSA P-256 only.
+    #[cfg(feature = "tpm")]
+    Tpm,
 }
 
 /// Options that say which key store to open and how to unlock it.
@@ -23,7 +26,9 @@ pub struct KeyStoreArgs {
     /// Key store backend.
     #[arg(long, value_enum, default_value = "soft", env = "SHINRAI_BACKEND")]
     pub backend: Backend,
-    /// Soft backend: the sealed key store file [default: $HOME/.shinrai/keystore.json].
+    /// Soft backend: the sealed key store file [default: $HOME/.shinrai/keystore.json]. TPM
+    /// backend: the folder of key blobs and audit log [default: $HOME/.shinrai/tpm]; the TPM
+    /// itself is named by the TCTI in $SHINRAI_TPM_TCTI [default: device:/dev/tpmrm0].
     #[arg(long, env = "SHINRAI_KEYSTORE")]
     pub keystore: Option<PathBuf>,
     /// PKCS#11 backend: path of the module (.so) to load.
@@ -53,6 +58,51 @@ impl KeyStoreArgs {
         let home = std::env::var_os("HOME")
             .context("no --keystore given and $HOME is not set; pass --keystore FILE")?;
         Ok(PathBuf::from(home).join(".shinrai").join("keystore.json"))
+    }
+
+    /// TPM backend: the key folder (`--keystore`), defaulting to `$HOME/.shinrai/tpm`.
+    #[cfg(feature = "tpm")]
+    pub fn tpm_dir(&self) -> Result<PathBuf> {
+        if let Some(p) = &self.keystore {
+            return Ok(p.clone());
+        }
+        let home = std::env::var_os("HOME")
+            .context("no --keystore given and $HOME is not set; pass --keystore DIR")?;
+        Ok(PathBuf::from(home).join(".shinrai").join("tpm"))
+    }
+
+    /// TPM backend: the TCTI from `$SHINRAI_TPM_TCTI`, defaulting to the kernel resource
+    /// manager `device:/dev/tpmrm0`.
+    #[cfg(feature = "tpm")]
+    pub fn tcti(&self) -> String {
+        std::env::var("SHINRAI_TPM_TCTI").unwrap_or_else(|_| "device:/dev/tpmrm0".to_owned())
+    }
+
+    /// Opens the TPM key store itself (for quotes and PCRs, which the `KeyStore` trait lacks);
+    /// with `create`, a missing store is created first.
+    #[cfg(feature = "tpm")]
+    pub fn open_tpm(&self, create: bool) -> Result<shinrai_scu::tpm::TpmKeyStore> {
+        use shinrai_scu::tpm::TpmKeyStore;
+        let pin = self.pin()?;
+        let dir = self.tpm_dir()?;
+        let exists = dir.join("store.json").exists();
+        if !exists && !create {
+            bail!(
+                "no TPM key store in {}; create one with `shinrai key generate --backend tpm`",
+                dir.display()
+            );
+        }
+        let tcti = self.tcti();
+        let store = if exists {
+            TpmKeyStore::open(&tcti, &dir, pin.as_str())
+        } else {
+            TpmKeyStore::create(&tcti, &dir, pin.as_str())
+        }
+        .with_context(|| format!("opening the TPM key store {} on {tcti:?}", dir.display()))?;
+        if !exists {
+            eprintln!("created TPM key store {}", dir.display());
+        }
+        Ok(store)
     }
 
     /// Reads the PIN: `--pin-file`, else the `--pin-env` variable, else a prompt on a terminal.
@@ -119,6 +169,11 @@ impl KeyStoreArgs {
                     )
                 })?;
                 Ok(Box::new(store))
+            }
+            #[cfg(feature = "tpm")]
+            Backend::Tpm => {
+                drop(pin);
+                Ok(Box::new(self.open_tpm(create)?))
             }
         }
     }

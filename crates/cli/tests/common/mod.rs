@@ -16,10 +16,47 @@ pub enum Backend {
     Soft,
     /// SoftHSM2 through PKCS#11.
     Pkcs11,
+    /// A TPM 2.0 (swtpm): ECDSA P-256 keys only. Only with `--features tpm`.
+    #[cfg(feature = "tpm")]
+    Tpm,
 }
 
-/// Both backends; every sign/verify test runs on each.
+/// Every backend; every sign/verify test runs on each.
+#[cfg(not(feature = "tpm"))]
 pub const BACKENDS: [Backend; 2] = [Backend::Soft, Backend::Pkcs11];
+/// Every backend; every sign/verify test runs on each (with the TPM one: `--features tpm`).
+#[cfg(feature = "tpm")]
+pub const BACKENDS: [Backend; 3] = [Backend::Soft, Backend::Pkcs11, Backend::Tpm];
+
+/// TPM backend: the TCTI used (`$SHINRAI_TPM_TCTI`, else a private swtpm this test started).
+#[cfg(feature = "tpm")]
+pub struct TpmFixture {
+    /// How the CLI reaches the TPM.
+    pub tcti: String,
+    _private: Option<shinrai_scu::tpm::Swtpm>,
+}
+
+#[cfg(feature = "tpm")]
+impl TpmFixture {
+    fn new() -> Self {
+        if let Ok(tcti) = std::env::var(shinrai_scu::tpm::TCTI_ENV) {
+            return TpmFixture {
+                tcti,
+                _private: None,
+            };
+        }
+        let s = shinrai_scu::tpm::Swtpm::start().unwrap_or_else(|e| {
+            panic!(
+                "the tpm backend tests need a TPM: set SHINRAI_TPM_TCTI or install swtpm \
+                 (apt-get install swtpm swtpm-tools): {e}"
+            )
+        });
+        TpmFixture {
+            tcti: s.tcti(),
+            _private: Some(s),
+        }
+    }
+}
 
 /// A temporary working directory with a key store of one backend.
 pub struct Env {
@@ -27,6 +64,9 @@ pub struct Env {
     pub dir: tempfile::TempDir,
     /// The backend.
     pub backend: Backend,
+    /// The TPM, for the tpm backend.
+    #[cfg(feature = "tpm")]
+    pub tpm: Option<TpmFixture>,
 }
 
 /// Path of the SoftHSM2 module.
@@ -36,7 +76,12 @@ impl Env {
     /// A fresh environment; for PKCS#11, a fresh SoftHSM2 token labelled `shinrai`.
     pub fn new(backend: Backend) -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
-        let env = Env { dir, backend };
+        let env = Env {
+            dir,
+            backend,
+            #[cfg(feature = "tpm")]
+            tpm: (backend == Backend::Tpm).then(TpmFixture::new),
+        };
         if backend == Backend::Pkcs11 {
             assert!(
                 Path::new(SOFTHSM).exists(),
@@ -95,6 +140,12 @@ impl Env {
                 .env("SHINRAI_BACKEND", "pkcs11")
                 .env("SHINRAI_PKCS11_MODULE", SOFTHSM)
                 .env("SHINRAI_PKCS11_TOKEN", "shinrai");
+        }
+        #[cfg(feature = "tpm")]
+        if let Some(t) = &self.tpm {
+            c.env("SHINRAI_BACKEND", "tpm")
+                .env("SHINRAI_TPM_TCTI", &t.tcti)
+                .env("SHINRAI_KEYSTORE", self.path("tpm"));
         }
         c
     }
