@@ -1159,7 +1159,12 @@ pub fn render_text(report: &ChainReport) -> String {
         out.push_str(&format!(
             "{pad}{mark:<13} {name} ({}){by}{who}{}\n",
             short(&n.product),
-            if n.repeated { " (shown above)" } else { "" }
+            match (n.repeated, n.status, n.chain_status) {
+                (true, _, _) => " (shown above)",
+                (false, Status::Passed, Status::Failed) => " <- upstream FAILED",
+                (false, Status::Passed, Status::NotEvaluated) => " <- upstream NOT EVALUATED",
+                _ => "",
+            }
         ));
         for r in &n.reasons {
             out.push_str(&format!("{pad}              - {r}\n"));

@@ -12,7 +12,7 @@
 //! failure path of the chain verification.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use shinrai_conformity::chain::{ChainOptions, ChainReport, ChainTrust, render_te
 use shinrai_conformity::spec::{AttributeRule, OrderParameters, OrderSpec, SpecStep, verify_spec};
 use shinrai_conformity::verify::{EvidenceInput, VerifyOptions, verify_conformity};
 use shinrai_envelope::keys::SslibKey;
-use shinrai_envelope::statement::{Subject, sign_statement};
+use shinrai_envelope::statement::{Statement, Subject, sign_statement};
 use shinrai_envelope::{ScuSigner, Signer};
 use shinrai_evidence::epcis::{
     BizTransaction, Event, EventType, SensorElement, SensorReport, Timestamp,
@@ -631,7 +631,6 @@ pub fn demo(args: DemoManufacturingArgs) -> Result<ExitCode> {
             Fault::SpecTampered if is_a1 => {
                 (spec_env[&format!("{}#tampered", o.product.name)].clone(), p)
             }
-            Fault::OtherSpec if is_a1 => (spec_env[&part("A-2").name].clone(), c),
             _ => (spec_env[&o.product.name].clone(), c),
         };
         let spec_signers: Vec<SslibKey> = orgs.iter().map(|o| o.key.clone()).collect();
@@ -658,12 +657,24 @@ pub fn demo(args: DemoManufacturingArgs) -> Result<ExitCode> {
                 dependency_levels: Default::default(),
             },
         )?;
-        let vsa_env = report
-            .sign(
-                Some(vec![Subject::new(&o.product.name, &o.product.sha256)?]),
+        let subjects = vec![Subject::new(&o.product.name, &o.product.sha256)?];
+        let vsa_env = if fault == Fault::OtherSpec && is_a1 {
+            // The verification ran against A-1's specification, but the VSA names A-2's.
+            let mut vsa = report.vsa().clone();
+            let other = hex_sha256(&spec_env[&part("A-2").name]);
+            vsa.policy.digest.insert("sha256".into(), other);
+            println!(
+                "   fault: the VSA of {} names the specification of lot A-2",
+                o.product.name
+            );
+            sign_statement(
+                &Statement::with_predicate(subjects, &vsa)?,
                 &[&verifier.signer()? as &dyn Signer],
             )?
-            .to_json_bytes();
+        } else {
+            report.sign(Some(subjects), &[&verifier.signer()? as &dyn Signer])?
+        }
+        .to_json_bytes();
         api.register(&vsa_env, &verifier.token)?;
         println!(
             "   {:<17} {:<28} verified by {:<15} {}",
@@ -845,9 +856,318 @@ fn base64_encode(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-/// Runs `bench chain`.
-pub fn bench_chain(_args: BenchChainArgs) -> Result<ExitCode> {
-    let _ = exit_for;
-    let _ = Path::new("");
-    bail!("bench chain is being built")
+/// The Python side of `bench chain`: loads the layout and verifies the links with in-toto's
+/// `in_toto_verify`, timing load and verification inside the interpreter (no start-up cost).
+const PY_BENCH: &str = r#"
+import json, os, sys, time
+from in_toto.models.metadata import Metadata
+from in_toto.verifylib import in_toto_verify
+d = sys.argv[1]
+t0 = time.perf_counter()
+layout = Metadata.load(os.path.join(d, "root.layout"))
+with open(os.path.join(d, "layout-key.json"), encoding="utf-8") as f:
+    key = json.load(f)
+t1 = time.perf_counter()
+try:
+    in_toto_verify(layout, {key["keyid"]: key}, link_dir_path=d)
+    ok, err = True, ""
+except Exception as e:
+    ok, err = False, f"{type(e).__name__}: {e}"
+t2 = time.perf_counter()
+print(json.dumps({"accepted": ok, "error": err[:500], "load_s": t1 - t0, "verify_s": t2 - t1}))
+"#;
+
+/// Runs `bench chain`: builds a synthetic supply network in an in-process store (keys in
+/// memory, statements registered through the store library, no HTTP), times chain verification
+/// of the root product from that store, and times Python in-toto on the same step chain
+/// exported as one layout with a step per product.
+pub fn bench_chain(args: BenchChainArgs) -> Result<ExitCode> {
+    use shinrai_conformity::bench::EphemeralSigner;
+    use shinrai_conformity::intoto::{layout_metablock, link_metablock};
+    use std::time::Instant;
+
+    if args.nodes == 0 || args.depth == 0 {
+        bail!("--nodes and --depth must be at least 1");
+    }
+    // Tree shape: breadth-first, branching b = the smallest that reaches `nodes` within `depth`.
+    let mut b = 2usize;
+    while (0..=args.depth).map(|d| b.pow(d)).sum::<usize>() < args.nodes {
+        b += 1;
+    }
+    let mut level = vec![0u32];
+    let mut children: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut next = 0usize;
+    while level.len() < args.nodes {
+        let parent = next;
+        for _ in 0..b {
+            if level.len() >= args.nodes {
+                break;
+            }
+            let i = level.len();
+            level.push(level[parent] + 1);
+            children.push(Vec::new());
+            children[parent].push(i);
+        }
+        next += 1;
+    }
+    let max_depth = *level.iter().max().unwrap_or(&0);
+    eprintln!(
+        "network: {} products, branching {b}, depth {max_depth}",
+        args.nodes
+    );
+
+    let tmp = tempfile::Builder::new()
+        .prefix("shinrai-bench-chain-")
+        .tempdir()?;
+    // Organisations: "customer" orders the root; "tier-k" makes the products at depth k.
+    let customer = EphemeralSigner::generate(Algorithm::Ed25519)?;
+    let tiers: Vec<EphemeralSigner> = (0..=max_depth)
+        .map(|_| EphemeralSigner::generate(Algorithm::Ed25519))
+        .collect::<std::result::Result<_, _>>()?;
+    let data = tmp.path().join("store");
+    let init = shinrai_store::Store::init(
+        &data,
+        shinrai_store::InitOptions {
+            config: shinrai_store::Config::default(),
+            org: "customer".into(),
+            org_key_json: customer.key()?.to_json_bytes(),
+            passphrase: None,
+            kdf: KdfParams::default(),
+        },
+    )?;
+    let admin = shinrai_store::Admin::open(&data)?;
+    for (k, t) in tiers.iter().enumerate() {
+        admin.add_org(&format!("tier-{k}"), Some(&t.key()?.to_json_bytes()))?;
+    }
+    drop(admin);
+    let store = shinrai_store::Store::open(&data)?;
+    let product = |i: usize| lot(&format!("urn:bench:product:{i}"), &format!("product {i}"));
+    let consumer = |i: usize| -> &EphemeralSigner {
+        if level[i] == 0 {
+            &customer
+        } else {
+            &tiers[level[i] as usize - 1]
+        }
+    };
+    let consumer_name = |i: usize| {
+        if level[i] == 0 {
+            "customer".to_owned()
+        } else {
+            format!("tier-{}", level[i] - 1)
+        }
+    };
+
+    let t_build = Instant::now();
+    let mut pending = Vec::new();
+    let mut entries = 0usize;
+    for i in 0..args.nodes {
+        let producer = &tiers[level[i] as usize];
+        let p = product(i);
+        let materials: Vec<Artifact> = children[i].iter().map(|&c| product(c)).collect();
+        let mut spec = OrderSpec {
+            name: format!("order {i}"),
+            expires: "2099-01-01T00:00:00Z".into(),
+            parameters: OrderParameters {
+                po_number: format!("PO-{i}"),
+                lot: p.name.clone(),
+                ..Default::default()
+            },
+            keys: Default::default(),
+            steps: Vec::new(),
+            rules: vec![AttributeRule {
+                name: "one-product".into(),
+                step: "make".into(),
+                expr: "products.size() == 1".into(),
+                description: String::new(),
+            }],
+        };
+        let fid = spec.add_key(&producer.key()?);
+        let mut step = SpecStep::new("make", vec![fid]);
+        step.expected_materials = materials
+            .iter()
+            .map(|m| vec!["ALLOW".to_owned(), m.name.clone()])
+            .chain([words("DISALLOW *")])
+            .collect();
+        step.expected_products = vec![
+            vec!["CREATE".to_owned(), p.name.clone()],
+            words("DISALLOW *"),
+        ];
+        spec.steps = vec![step];
+        let spec_env = spec.sign(&[consumer(i) as &dyn Signer])?.to_json_bytes();
+        let record = StepRecord::new("make", materials, vec![p.clone()]);
+        let rec_env =
+            sign_statement(&record.to_statement()?, &[producer as &dyn Signer])?.to_json_bytes();
+        let vspec = verify_spec(&spec_env, &[consumer(i).key()?], 1)?;
+        let uri = format!("urn:bench:record:{i}");
+        let report = verify_conformity(
+            &vspec,
+            &[EvidenceInput {
+                uri: &uri,
+                envelope: &rec_env,
+            }],
+            &VerifyOptions {
+                verifier_id: "urn:shinrai:verifier:bench".into(),
+                now_unix: now_unix(),
+                resource_uri: p.name.clone(),
+                policy_uri: None,
+                dependency_levels: Default::default(),
+            },
+        )?;
+        if !report.passed() {
+            bail!(
+                "synthetic node {i} does not conform: {:?}",
+                report.failures()
+            );
+        }
+        let vsa_env = report
+            .sign(
+                Some(vec![Subject::new(&p.name, &p.sha256)?]),
+                &[consumer(i) as &dyn Signer],
+            )?
+            .to_json_bytes();
+        let cname = consumer_name(i);
+        let pname = format!("tier-{}", level[i]);
+        pending.push(store.register(&spec_env, &cname)?);
+        pending.push(store.register(&rec_env, &pname)?);
+        pending.push(store.register(&vsa_env, &cname)?);
+        entries += 3;
+        if pending.len() >= 6000 {
+            for p in pending.drain(..) {
+                p.wait_blocking()?;
+            }
+        }
+    }
+    for p in pending.drain(..) {
+        p.wait_blocking()?;
+    }
+    let build_s = t_build.elapsed().as_secs_f64();
+    eprintln!("built and registered {entries} statements in {build_s:.1} s; verifying...");
+
+    let trust = ChainTrust {
+        log_key: init.log_key.clone(),
+        organisations: std::iter::once(("customer".to_owned(), vec![customer.key()?]))
+            .chain(
+                tiers
+                    .iter()
+                    .enumerate()
+                    .map(|(k, t)| Ok((format!("tier-{k}"), vec![t.key()?])))
+                    .collect::<Result<Vec<_>>>()?,
+            )
+            .collect(),
+    };
+    let source = super::chain::StoreSource { store: &store };
+    let root = format!("sha256:{}", product(0).sha256);
+    let opts = ChainOptions {
+        max_depth: max_depth + 1,
+        now_unix: now_unix(),
+    };
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..args.runs.max(1) {
+        let t = Instant::now();
+        let r = verify_chain(&source, &trust, &root, &opts);
+        times.push(t.elapsed().as_secs_f64());
+        last = Some(r);
+    }
+    let report = last.ok_or_else(|| anyhow!("no run"))?;
+    if !report.passed() || report.summary.products != args.nodes {
+        bail!(
+            "the synthetic chain did not verify: {} of {} products, overall {:?}",
+            report.summary.passed,
+            args.nodes,
+            report.overall
+        );
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+
+    // Python in-toto on the same step chain: one layout, one step and link per product.
+    let mut python = Value::Null;
+    if !args.no_python {
+        let dir = tmp.path().join("intoto");
+        std::fs::create_dir_all(&dir)?;
+        let mut layout = OrderSpec {
+            name: "synthetic supply network".into(),
+            expires: "2099-01-01T00:00:00Z".into(),
+            parameters: OrderParameters {
+                po_number: "PO-BENCH".into(),
+                ..Default::default()
+            },
+            keys: Default::default(),
+            steps: Vec::new(),
+            rules: Vec::new(),
+        };
+        let ids: Vec<String> = tiers
+            .iter()
+            .map(|t| Ok(layout.add_key(&t.key()?)))
+            .collect::<Result<_>>()?;
+        for i in 0..args.nodes {
+            let mut step =
+                SpecStep::new(&format!("make-{i}"), vec![ids[level[i] as usize].clone()]);
+            step.expected_materials = children[i]
+                .iter()
+                .map(|&c| {
+                    words(&format!(
+                        "MATCH {} WITH PRODUCTS FROM make-{c}",
+                        product(c).name
+                    ))
+                })
+                .chain([words("DISALLOW *")])
+                .collect();
+            step.expected_products = vec![
+                vec!["CREATE".to_owned(), product(i).name],
+                words("DISALLOW *"),
+            ];
+            layout.steps.push(step);
+            let record = StepRecord::new(
+                &format!("make-{i}"),
+                children[i].iter().map(|&c| product(c)).collect(),
+                vec![product(i)],
+            );
+            let (name, bytes) = link_metablock(&record, &tiers[level[i] as usize])?;
+            std::fs::write(dir.join(name), bytes)?;
+        }
+        std::fs::write(
+            dir.join("root.layout"),
+            layout_metablock(&layout, &[&customer as &dyn Signer])?,
+        )?;
+        std::fs::write(dir.join("layout-key.json"), customer.key()?.to_json_bytes())?;
+        let py = args.python.clone().unwrap_or_else(|| {
+            let venv = PathBuf::from(".venv/bin/python");
+            if venv.exists() {
+                venv
+            } else {
+                PathBuf::from("python3")
+            }
+        });
+        let t = Instant::now();
+        let out = std::process::Command::new(&py)
+            .arg("-c")
+            .arg(PY_BENCH)
+            .arg(&dir)
+            .output()
+            .with_context(|| format!("running {}", py.display()))?;
+        let wall = t.elapsed().as_secs_f64();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let mut v: Value = serde_json::from_str(stdout.trim()).with_context(|| {
+            format!(
+                "in-toto bench output: {stdout} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+        v["process_wall_s"] = json!(wall);
+        python = v;
+    }
+    let result = json!({
+        "products": args.nodes,
+        "depth": max_depth,
+        "branching": b,
+        "store_entries": store.checkpoint().size,
+        "build_and_register_s": build_s,
+        "shinrai_chain_verify_s": {"median": median, "runs": times},
+        "shinrai_checks": "per product: VSA signature, issuer, receipt (inclusion proof + checkpoint), specification signature + receipt + expiry + lot, authority, ordering party, evidence present with the VSA's digests, product produced, link to the tier below",
+        "python_in_toto": python,
+    });
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    Ok(exit_for(&report))
 }
