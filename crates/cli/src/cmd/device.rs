@@ -1230,7 +1230,7 @@ fn register_entry(server: &str, token: &str, bytes: &[u8]) -> Result<(String, se
         let status = resp.status().as_u16();
         let body = resp.bytes().await?.to_vec();
         let v: serde_json::Value = match status {
-            200 | 201 | 202 => serde_json::from_slice(&body).context("the store's answer")?,
+            200..=202 => serde_json::from_slice(&body).context("the store's answer")?,
             _ => return Err(api_error(status, &body)),
         };
         let id = v["id"].as_str().unwrap_or_default().to_owned();
