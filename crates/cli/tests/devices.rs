@@ -52,12 +52,13 @@ fn demo_devices_tells_genuine_and_updated_devices_from_every_bad_case() {
         ("updated to 1.1", "PASS"),
         ("voucher chain", "PASS"),
         ("broken voucher chain", "FAIL"),
+        ("installed SN-0002", "PASS"),
     ] {
         let line = format!("[{case}] {verdict} (expected {verdict})");
         assert!(out.contains(&line), "missing {line:?} in:\n{out}");
     }
     assert!(
-        out.contains("All 10 cases got the expected verdict."),
+        out.contains("All 11 cases got the expected verdict."),
         "{out}"
     );
     assert!(!out.contains("UNEXPECTED"), "{out}");
@@ -692,7 +693,7 @@ fn maker_data_crl_and_signed_results_register_in_a_live_store_and_read_back() {
         lab.provision("SN-2");
         let maker_pub = env.key("maker-org", "ecdsa-p256");
         let verifier_pub = env.key("verifier", "ecdsa-p256");
-        env.key("stranger", "ed25519");
+        env.key("stranger", "ecdsa-p256");
         let init: serde_json::Value = serde_json::from_str(&env.ok(&[
             "init",
             "--data",

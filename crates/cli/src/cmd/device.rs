@@ -1624,18 +1624,14 @@ pub fn demo(args: DemoDevicesArgs) -> Result<ExitCode> {
         &ear.explain(),
     );
     let (g2_ks, g2_cert) = provision(dir, &maker, &ca, "maker-ca", "SN-0002", now)?;
-    let (_, ear) = attest(
-        &mut verifier,
-        &g2_ks,
-        &g2_cert,
-        &DeviceState::from_composition(&v1)?,
-    )?;
+    let g2_state = DeviceState::from_composition(&v1)?;
+    let (_, g2_ship_ear) = attest(&mut verifier, &g2_ks, &g2_cert, &g2_state)?;
     report(
         &mut out,
         "genuine SN-0002",
         true,
-        pass(&ear),
-        &ear.explain(),
+        pass(&g2_ship_ear),
+        &g2_ship_ear.explain(),
     );
 
     // Counterfeit: key certified by someone using the maker's name, not by the maker.
@@ -1735,6 +1731,32 @@ pub fn demo(args: DemoDevicesArgs) -> Result<ExitCode> {
     broken.entries[1].owner_name = "Grey Market Ltd".into();
     let (ok, why) = check(&broken);
     report(&mut out, "broken voucher chain", false, ok, &why);
+
+    // Lifecycle of SN-0002: shipped on the maker's appraisal above, then installed by the
+    // operator with a fresh attestation and the intact voucher.
+    let mut record = DeviceRecord::new(&validate_device_certificate(
+        &ca,
+        &g2_cert,
+        now,
+        &RevocationList::new(),
+    )?);
+    let installed = (|| -> Result<String> {
+        record.ship(&g2_ship_ear)?;
+        let ownership = voucher.verify(ca.public_key(), &Sha256::of(&g2_cert))?;
+        let (_, ear) = attest(&mut verifier, &g2_ks, &g2_cert, &g2_state)?;
+        record.install(&ear, &ownership, &op_key.public_key, "Plant 1, line 3")?;
+        Ok(format!(
+            "shipped by {MAKER:?} and installed by {:?} with release {} ({} lifecycle steps recorded)",
+            ownership.owner_name(),
+            record.release().unwrap_or("-"),
+            record.history().len()
+        ))
+    })();
+    let (ok, why) = match installed {
+        Ok(why) => (true, why),
+        Err(e) => (false, format!("{e:#}")),
+    };
+    report(&mut out, "installed SN-0002", true, ok, &why);
 
     let wrong: Vec<&str> = out
         .iter()
