@@ -293,6 +293,22 @@ impl LogStorage for SqliteBackend {
         })
     }
 
+    fn lookup_ids_for_integration(&self, ids: &[Hash]) -> Result<Vec<Option<u64>>> {
+        // In id order: neighbouring probes share the index pages they walk.
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_unstable_by_key(|&i| ids[i]);
+        let conn = lock(&self.writer);
+        let mut st = conn.prepare_cached("SELECT idx FROM entries WHERE id=?1")?;
+        let mut out = vec![None; ids.len()];
+        for i in order {
+            out[i] = st
+                .query_row([&ids[i][..]], |r| r.get::<_, i64>(0))
+                .optional()?
+                .map(|i| i as u64);
+        }
+        Ok(out)
+    }
+
     fn read_tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>> {
         self.with_reader(|c| {
             Ok(

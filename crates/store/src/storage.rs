@@ -159,6 +159,13 @@ pub trait LogStorage: Send + Sync {
     fn integrate(&self, batch: &Batch) -> Result<()>;
     /// For each id, the log index of the entry with that id, if any.
     fn lookup_ids(&self, ids: &[Hash]) -> Result<Vec<Option<u64>>>;
+    /// [`LogStorage::lookup_ids`] as the sequencer asks it just before [`LogStorage::integrate`]:
+    /// a backend may answer from its writer's view of the log (SQLite: the writer connection,
+    /// whose page cache the previous batch left warm, where a reader's cache is reset by every
+    /// commit). Same answer as `lookup_ids`.
+    fn lookup_ids_for_integration(&self, ids: &[Hash]) -> Result<Vec<Option<u64>>> {
+        self.lookup_ids(ids)
+    }
     /// A stored tile's bytes (its stored width may exceed what a reader asks for).
     fn read_tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>>;
     /// Entry bytes for indices `start..start+count` that exist.

@@ -134,7 +134,7 @@ struct Checked {
     submitter: String,
     record: IndexRecord,
     pae: Vec<u8>,
-    candidates: Vec<(OrgKey, Vec<u8>)>,
+    candidates: Vec<(Arc<OrgKey>, Vec<u8>)>,
     /// Already verified by the handler (COSE_Sign1, checked by `shinrai_envelope`).
     preverified: bool,
 }
@@ -225,7 +225,7 @@ struct Shared {
     /// The only place the store names a backend type is [`Store::open_with_passphrase`].
     backend: Arc<dyn Backend>,
     latest: RwLock<Arc<StoredCheckpoint>>,
-    keys: RwLock<HashMap<String, OrgKey>>,
+    keys: RwLock<HashMap<String, Arc<OrgKey>>>,
     tokens: RwLock<HashMap<Hash, String>>,
     pending: Mutex<HashSet<Hash>>,
     verifier: String,
@@ -638,7 +638,7 @@ impl Store {
         Ok(org)
     }
 
-    fn key(&self, keyid: &str) -> Result<Option<OrgKey>> {
+    fn key(&self, keyid: &str) -> Result<Option<Arc<OrgKey>>> {
         if let Some(k) = self
             .shared
             .keys
@@ -648,7 +648,7 @@ impl Store {
         {
             return Ok(Some(k.clone()));
         }
-        let k = self.shared.backend.org_key(keyid)?;
+        let k = self.shared.backend.org_key(keyid)?.map(Arc::new);
         if let Some(k) = &k {
             self.shared
                 .keys
@@ -711,8 +711,8 @@ impl Store {
                     leaf: leaf_hash(bytes),
                     bytes: Arc::from(bytes),
                     submitter: submitter.to_owned(),
-                    issuer_org: key.org,
-                    issuer_keyid: key.keyid,
+                    issuer_org: key.org.clone(),
+                    issuer_keyid: key.keyid.clone(),
                     record,
                 });
             }
@@ -1160,7 +1160,7 @@ impl Sequencer {
         let t0 = Instant::now();
         let n_jobs = jobs.len();
         let ids: Vec<Hash> = jobs.iter().map(|j| j.v.id).collect();
-        let existing = match self.shared.backend.lookup_ids(&ids) {
+        let existing = match self.shared.backend.lookup_ids_for_integration(&ids) {
             Ok(e) => e,
             Err(e) => return fail(jobs, &e),
         };
@@ -1171,7 +1171,7 @@ impl Sequencer {
         let mut waiters: Vec<(Job, Option<u64>, bool)> = Vec::with_capacity(jobs.len());
         let start = self.range.size();
         let now = now_ms().max(self.last_ms);
-        for (job, old) in jobs.into_iter().zip(existing) {
+        for (mut job, old) in jobs.into_iter().zip(existing) {
             if let Some(i) = old {
                 waiters.push((job, Some(i), true));
                 continue;
@@ -1182,16 +1182,17 @@ impl Sequencer {
             }
             let i = new_entries.len();
             first_of.insert(job.v.id, i);
-            let v = &job.v;
+            // Moved, not cloned: the waiter needs only the id from here on.
+            let v = &mut job.v;
             new_entries.push(NewEntry {
                 index: start + i as u64,
                 id: v.id,
                 bytes: v.bytes.clone(),
                 registered_at_ms: now,
-                submitter: v.submitter.clone(),
-                issuer_org: v.issuer_org.clone(),
-                issuer_keyid: v.issuer_keyid.clone(),
-                record: v.record.clone(),
+                submitter: std::mem::take(&mut v.submitter),
+                issuer_org: std::mem::take(&mut v.issuer_org),
+                issuer_keyid: std::mem::take(&mut v.issuer_keyid),
+                record: std::mem::take(&mut v.record),
             });
             leaves.push(v.leaf);
             waiters.push((job, Some(start + i as u64), false));
