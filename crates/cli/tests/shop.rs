@@ -511,10 +511,14 @@ impl Broker {
         let data = dir.join("mosquitto-data");
         std::fs::create_dir_all(&data).expect("dir");
         let conf = dir.join("mosquitto.conf");
+        // Started as root, mosquitto drops to user `mosquitto`, which cannot write into our
+        // private temp dir (persistence would silently fail): keep the current user.
+        let me = Command::new("id").arg("-un").output().expect("id runs");
+        let me = String::from_utf8_lossy(&me.stdout).trim().to_owned();
         std::fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
+                "user {me}\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
                  persistence_location {}/\nautosave_interval 1\nmax_queued_messages 100000\n",
                 data.display()
             ),
