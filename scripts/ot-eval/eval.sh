@@ -10,8 +10,8 @@ out="${1:-/tmp/shinrai-ot-eval}"
 seeds="${SEEDS:-1 2 3}"
 py="${SHINRAI_PYTHON:-$repo/.venv/bin/python}"
 [ -x "$py" ] || { echo "no Python venv at $py: python3 -m venv .venv && .venv/bin/pip install -r tests/python-requirements.txt" >&2; exit 1; }
-cargo build --release -q -p shinrai-monitor --example shinrai-monitor --manifest-path "$repo/Cargo.toml"
-bin="$repo/target/release/examples/shinrai-monitor"
+cargo build --release -q -p shinrai-cli --manifest-path "$repo/Cargo.toml"
+bin="$repo/target/release/shinrai"
 mkdir -p "$out"
 if [ -z "${SKIP_CAPTURE:-}" ]; then
   pids=()
@@ -24,9 +24,9 @@ fi
 dirs=()
 for s in $seeds; do
   d="$out/seed$s"
-  "$bin" learn --pcap "$d/train.pcap" --model "$d/model.json" --quiet
+  "$bin" monitor learn --pcap "$d/train.pcap" --model "$d/model.json" --quiet
   for c in clean test; do
-    "$bin" detect --pcap "$d/$c.pcap" --model "$d/model.json" --work-plan "$d/work-plan.json" \
+    "$bin" monitor detect --pcap "$d/$c.pcap" --model "$d/model.json" --work-plan "$d/work-plan.json" \
       --alerts "$d/alerts-$c.jsonl" --summary "$d/summary-$c.json" --quiet
   done
   dirs+=("$d")

@@ -108,6 +108,9 @@ pub struct Ether {
     pub ether_type: Option<String>,
 }
 
+/// How many payload bytes an alert carries in `payload` (the modelled prefix).
+pub const ALERT_PAYLOAD_BYTES: usize = 256;
+
 /// One alert line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
@@ -141,6 +144,11 @@ pub struct Alert {
     /// Sensor name (set by `shinrai monitor sensor`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The L4 payload (its first [`ALERT_PAYLOAD_BYTES`] bytes), base64, as Suricata's EVE
+    /// `payload`: present when the alert names payload offsets, so a reader can see the bytes
+    /// that caused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
     /// Details when `event_type` is `anomaly`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anomaly: Option<AlertInfo>,

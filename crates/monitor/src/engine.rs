@@ -1376,6 +1376,11 @@ impl Monitor {
             ),
             Net::L2 => (None, None, None, None, "ETH".to_string()),
         };
+        let payload = (!payload_offsets.is_empty()).then(|| {
+            use base64::Engine as _;
+            let n = pkt.payload.len().min(crate::alert::ALERT_PAYLOAD_BYTES);
+            base64::engine::general_purpose::STANDARD.encode(&pkt.payload[..n])
+        });
         let info = AlertInfo {
             score: (score * 1000.0).round() / 1000.0,
             causes,
@@ -1404,6 +1409,7 @@ impl Monitor {
             }),
             vlan: pkt.vlan,
             host: None,
+            payload,
             anomaly,
             config_change,
         });

@@ -257,6 +257,7 @@ mod tests {
             ether: None,
             vlan: None,
             host: None,
+            payload: None,
             anomaly: Some(AlertInfo {
                 score: 0.8,
                 causes: vec![Cause::NotStandardCommand],

@@ -124,6 +124,13 @@ fn unusual_function_code_is_not_a_standard_command_at_offset_7() {
     assert_eq!(info.causes, vec![Cause::NotStandardCommand]);
     assert_eq!(info.payload_offsets, vec![7]);
     assert!(info.detail.contains("function code"), "{}", info.detail);
+    // The alert carries the payload (Suricata's `payload`), so a reader sees the byte at 7.
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(alerts[0].payload.as_deref().expect("payload carried"))
+        .expect("base64");
+    assert_eq!(payload, mb_req(77, 0x2b, 0, 4));
+    assert_eq!(payload[7], 0x2b);
 }
 
 #[test]

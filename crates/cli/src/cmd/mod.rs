@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod chain;
+pub mod client;
 pub mod demo;
 pub mod device;
 pub mod key;

@@ -96,6 +96,10 @@ pub enum MonitorCmd {
         #[arg(long)]
         alerts: Option<PathBuf>,
     },
+    /// Register alerts in the trust store as signed statements (predicate type
+    /// `https://shinrai.dev/attestation/monitor-alert/v1`, subject the link), for the
+    /// monitoring dashboard and partners: tamper-evident like any other evidence.
+    Register(RegisterAlertsArgs),
     /// Monitoring centre: collect alerts from sensors, de-duplicate into incidents, keep the
     /// score history.
     Mss {
@@ -120,6 +124,26 @@ pub enum MonitorCmd {
         #[arg(long, default_value_t = 60)]
         gap_secs: u64,
     },
+}
+
+/// Options of `monitor register`.
+#[derive(clap::Args, Debug)]
+pub struct RegisterAlertsArgs {
+    /// EVE JSON lines from `detect`, `live` or `sensor`, or incident lines from `mss` (their
+    /// alerts are registered); `-` for standard input.
+    #[arg(long)]
+    alerts: PathBuf,
+    #[command(flatten)]
+    keys: crate::keystore::KeyStoreArgs,
+    /// Label of the organisation key that signs the alert statements.
+    #[arg(long)]
+    key: String,
+    /// Trust store URL.
+    #[arg(long, env = "SHINRAI_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// Organisation API token of the trust store.
+    #[arg(long = "store-token", env = "SHINRAI_TOKEN", hide_env_values = true)]
+    store_token: super::client::Token,
 }
 
 /// Options shared by live monitoring and sensors.
@@ -489,6 +513,7 @@ pub fn run(cmd: MonitorCmd) -> anyhow::Result<ExitCode> {
             save_model(&m, common.save_model.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
+        MonitorCmd::Register(a) => register_alerts(a),
         MonitorCmd::Mss {
             nats,
             consumer,
@@ -626,4 +651,85 @@ pub fn bench(args: BenchMonitorArgs) -> anyhow::Result<()> {
         std::fs::write(&p, serde_json::to_string_pretty(&j)?)?;
     }
     Ok(())
+}
+
+/// Predicate type of an alert registered in the trust store; the predicate is the EVE alert.
+pub const ALERT_PREDICATE_TYPE: &str = "https://shinrai.dev/attestation/monitor-alert/v1";
+
+/// The subject naming an alert's link: `urn:shinrai:link:<src>-<dst>-<proto>-<port>`.
+fn link_subject(a: &Alert) -> anyhow::Result<shinrai_envelope::statement::Subject> {
+    let mut name = format!(
+        "urn:shinrai:link:{}-{}-{}",
+        a.src_ip.as_deref().unwrap_or("l2"),
+        a.dest_ip.as_deref().unwrap_or("l2"),
+        a.proto.to_ascii_lowercase()
+    );
+    if let Some(p) = a.dest_port {
+        name.push_str(&format!("-{p}"));
+    }
+    Ok(shinrai_envelope::statement::Subject::for_content(
+        &name,
+        name.as_bytes(),
+    ))
+}
+
+/// The alerts in one line of input: an EVE alert, or an MSS incident holding alerts.
+fn alerts_of_line(line: &str, n: usize) -> anyhow::Result<Vec<Alert>> {
+    let v: serde_json::Value =
+        serde_json::from_str(line).with_context(|| format!("line {n}: not JSON"))?;
+    let items = match v.get("alerts").and_then(|a| a.as_array()) {
+        Some(list) => list.clone(),
+        None => vec![v],
+    };
+    items
+        .into_iter()
+        .map(|i| {
+            serde_json::from_value::<Alert>(i)
+                .with_context(|| format!("line {n}: not an EVE alert or an MSS incident"))
+        })
+        .collect()
+}
+
+fn register_alerts(a: RegisterAlertsArgs) -> anyhow::Result<ExitCode> {
+    use shinrai_envelope::statement::{Statement, Subject, sign_statement};
+    use shinrai_envelope::{ScuSigner, Signer};
+    let text = if a.alerts.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading alerts from standard input")?
+    } else {
+        std::fs::read_to_string(&a.alerts)
+            .with_context(|| format!("reading {}", a.alerts.display()))?
+    };
+    // Parse everything first: a bad line stops the run before anything is registered.
+    let mut alerts = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if !line.trim().is_empty() {
+            alerts.extend(alerts_of_line(line, i + 1)?);
+        }
+    }
+    if alerts.is_empty() {
+        bail!("{}: no alerts to register", a.alerts.display());
+    }
+    let ks = a.keys.open(false)?;
+    let signer = ScuSigner::new(ks.as_ref(), &a.key, shinrai_scu::Purpose::statement())?;
+    let client = super::client::StoreClient::new(&a.server)?;
+    for alert in &alerts {
+        let line = alert.to_json_line();
+        let subjects = vec![
+            link_subject(alert)?,
+            Subject::for_content(
+                &format!("urn:shinrai:alert:{}", alert.timestamp),
+                line.as_bytes(),
+            ),
+        ];
+        let statement = Statement::new(
+            subjects,
+            ALERT_PREDICATE_TYPE,
+            serde_json::to_value(alert).context("encoding the alert")?,
+        )?;
+        let envelope = sign_statement(&statement, &[&signer as &dyn Signer])?;
+        let reg = client.register(&a.store_token.0, &envelope.to_json_bytes())?;
+        println!("{} {}", reg.id, reg.receipt["log_index"]);
+    }
+    eprintln!("{} alert(s) registered in {}", alerts.len(), client.base());
+    Ok(ExitCode::SUCCESS)
 }

@@ -29,6 +29,8 @@ use serde_json::Value;
 use shinrai_store::audit::{LogSource, SeenCheckpoint, audit};
 use shinrai_store::{Admin, Config, InitOptions, Receipt, Store, verify_receipt};
 
+use super::client::api_error;
+
 const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -237,55 +239,13 @@ async fn send(req: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>)> {
     Ok((status, body))
 }
 
-fn api_error(status: u16, body: &[u8]) -> anyhow::Error {
-    let reason = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v["reason"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-    anyhow!("server answered {status}: {reason}")
-}
-
 /// Runs `shinrai register`: prints the entry id, saves the receipt.
 pub fn run_register(a: RegisterArgs) -> Result<ExitCode> {
     let bytes = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-    let base = a.server.server.trim_end_matches('/').to_owned();
-    let content_type = if shinrai_store::statement::looks_like_cose(&bytes) {
-        "application/cose"
-    } else {
-        "application/json"
-    };
-    let rt = runtime()?;
-    let receipt: Receipt = rt.block_on(async {
-        let client = reqwest::Client::new();
-        let (status, body) = send(
-            client
-                .post(format!("{base}/entries"))
-                .bearer_auth(&a.token)
-                .header("content-type", content_type)
-                .body(bytes),
-        )
-        .await?;
-        match status {
-            200 | 201 => Ok(serde_json::from_value(
-                serde_json::from_slice::<Value>(&body)?["receipt"].clone(),
-            )?),
-            202 => {
-                let id = serde_json::from_slice::<Value>(&body)?["id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                for _ in 0..120 {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    let (s, b) = send(client.get(format!("{base}/entries/{id}/receipt"))).await?;
-                    if s == 200 {
-                        return Ok(serde_json::from_slice(&b)?);
-                    }
-                }
-                bail!("entry {id} accepted but not integrated after 30 s")
-            }
-            _ => Err(api_error(status, &body)),
-        }
-    })?;
+    let client = super::client::StoreClient::new(&a.server.server)?;
+    let registered = client.register(&a.token, &bytes)?;
+    let receipt: Receipt = serde_json::from_value(registered.receipt)
+        .context("the store's receipt is not in the expected form")?;
     let out = a.receipt.unwrap_or_else(|| {
         let mut p = a.file.clone().into_os_string();
         p.push(".receipt.json");
