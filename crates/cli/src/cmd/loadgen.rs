@@ -183,7 +183,7 @@ mod tests {
     fn parses_status_and_length() {
         let (s, n) =
             parse_head(b"HTTP/1.1 201 Created\r\ncontent-type: x\r\ncontent-length: 42\r\n\r\n")
-                .unwrap();
+                .expect("a valid head");
         assert_eq!((s, n), (201, 42));
     }
 
@@ -197,13 +197,15 @@ mod tests {
     #[tokio::test]
     async fn posts_every_body_once_and_checks_the_status() {
         use tokio::io::AsyncBufReadExt;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("test server");
+        let addr = listener.local_addr().expect("test server");
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen2 = seen.clone();
         tokio::spawn(async move {
             loop {
-                let (s, _) = listener.accept().await.unwrap();
+                let (s, _) = listener.accept().await.expect("test server");
                 let seen = seen2.clone();
                 tokio::spawn(async move {
                     let mut r = tokio::io::BufReader::new(s);
@@ -212,7 +214,7 @@ mod tests {
                         let mut line = String::new();
                         loop {
                             line.clear();
-                            if r.read_line(&mut line).await.unwrap() == 0 {
+                            if r.read_line(&mut line).await.expect("test server") == 0 {
                                 return;
                             }
                             if line == "\r\n" {
@@ -221,16 +223,19 @@ mod tests {
                             if let Some(v) =
                                 line.to_ascii_lowercase().strip_prefix("content-length:")
                             {
-                                len = v.trim().parse().unwrap();
+                                len = v.trim().parse().expect("test server");
                             }
                         }
                         let mut body = vec![0; len];
-                        r.read_exact(&mut body).await.unwrap();
+                        r.read_exact(&mut body).await.expect("test server");
                         let status = if body == b"bad" { 400 } else { 201 };
-                        seen.lock().unwrap().push(body);
+                        seen.lock().expect("test server").push(body);
                         let answer =
                             format!("HTTP/1.1 {status} X\r\nContent-Length: 5\r\n\r\nhello");
-                        r.get_mut().write_all(answer.as_bytes()).await.unwrap();
+                        r.get_mut()
+                            .write_all(answer.as_bytes())
+                            .await
+                            .expect("test server");
                     }
                 });
             }
@@ -242,9 +247,9 @@ mod tests {
             bodies: Arc::new(bodies.clone()),
             expect_status: 201,
         };
-        let out = run(addr, plan.clone(), 4).await.unwrap();
+        let out = run(addr, plan.clone(), 4).await.expect("the run succeeds");
         assert_eq!(out.latencies.len(), 50);
-        let mut got = seen.lock().unwrap().clone();
+        let mut got = seen.lock().expect("lock").clone();
         got.sort();
         let mut want = bodies;
         want.sort();
@@ -253,7 +258,7 @@ mod tests {
             bodies: Arc::new(vec![b"bad".to_vec()]),
             ..plan
         };
-        let e = run(addr, bad, 1).await.unwrap_err();
+        let e = run(addr, bad, 1).await.expect_err("a 400 fails the run");
         assert!(e.to_string().contains("answered 400"), "{e}");
     }
 }
