@@ -1299,6 +1299,11 @@ impl Sequencer {
     }
 }
 
+/// A verifier batch smaller than this, under concurrent load, waits [`VERIFY_GATHER`] once for more.
+const VERIFY_GATHER_BELOW: usize = 64;
+/// How long a small verifier batch waits for more entries.
+const VERIFY_GATHER: Duration = Duration::from_micros(500);
+
 /// The verifier thread: takes what is queued (up to `max`), checks the first known-key signature
 /// of every Ed25519 entry in one batch (`shinrai_scu::batch`), falls back to one-by-one checks
 /// for the rest and for entries whose batch item failed, and forwards verified entries to the
@@ -1313,13 +1318,26 @@ fn run_verifier(shared: &Shared, rx: Receiver<VerifyJob>, seq: SyncSender<Job>) 
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
     };
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
+    let drain = |jobs: &mut Vec<VerifyJob>| {
         while jobs.len() < max {
             match rx.try_recv() {
                 Ok(j) => jobs.push(j),
                 Err(_) => break,
             }
+        }
+    };
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        drain(&mut jobs);
+        // Under concurrent load (more than one entry waiting) a small batch is topped up once
+        // after a short pause: batch verification costs less per signature the larger the
+        // batch (19 us at 1,024 against 42 us one by one). A lone registration is not delayed.
+        if jobs.len() > 1
+            && jobs.len() < VERIFY_GATHER_BELOW
+            && shared.config.batch_max_delay_ms > 0
+        {
+            std::thread::sleep(VERIFY_GATHER);
+            drain(&mut jobs);
         }
         // ok[i] = index of the candidate key that verified, if any.
         let mut ok: Vec<Option<usize>> = vec![None; jobs.len()];
