@@ -326,6 +326,7 @@ struct Walker<'a> {
     source: &'a dyn ChainSource,
     opts: &'a ChainOptions,
     all_keys: Vec<SslibKey>,
+    key_by_id: HashMap<String, SslibKey>,
     org_of_key: HashMap<String, String>,
     log_verifier: Result<shinrai_tlog::NoteVerifier, String>,
     /// Verified checkpoint notes: note text -> (size, root).
@@ -350,10 +351,12 @@ pub fn verify_chain(
     opts: &ChainOptions,
 ) -> ChainReport {
     let mut org_of_key = HashMap::new();
+    let mut key_by_id = HashMap::new();
     let mut all_keys = Vec::new();
     for (org, keys) in &trust.organisations {
         for k in keys {
             org_of_key.insert(k.keyid(), org.clone());
+            key_by_id.insert(k.keyid(), k.clone());
             all_keys.push(k.clone());
         }
     }
@@ -361,6 +364,7 @@ pub fn verify_chain(
         source,
         opts,
         all_keys,
+        key_by_id,
         org_of_key,
         log_verifier: shinrai_tlog::NoteVerifier::parse(trust.log_key.trim())
             .map_err(|e| format!("the log key is not a note verifier key: {e}")),
@@ -731,6 +735,25 @@ impl<'a> Walker<'a> {
         })
     }
 
+    /// The trusted keys an envelope's keyid hints name (all trusted keys when it names none of
+    /// them, so the error says what it should). Hints only select: signatures are verified.
+    fn candidates(&self, bytes: &[u8]) -> Vec<SslibKey> {
+        let named: Vec<SslibKey> = Envelope::parse(bytes)
+            .map(|e| {
+                e.signatures
+                    .iter()
+                    .filter_map(|s| s.keyid.as_deref().and_then(|k| self.key_by_id.get(k)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if named.is_empty() {
+            self.all_keys.clone()
+        } else {
+            named
+        }
+    }
+
     fn orgs_of(&self, keyids: &[String]) -> BTreeSet<String> {
         keyids
             .iter()
@@ -765,7 +788,7 @@ impl<'a> Walker<'a> {
                 "the store returned other bytes for specification {id}"
             ));
         }
-        let spec = verify_spec(&entry.bytes, &self.all_keys, 1).map_err(|e| {
+        let spec = verify_spec(&entry.bytes, &self.candidates(&entry.bytes), 1).map_err(|e| {
             format!(
                 "the specification {id} does not verify (tampered after signing, or not signed by a registered organisation): {e}"
             )
@@ -810,7 +833,7 @@ impl<'a> Walker<'a> {
             }
         };
         // 1. signature and issuer.
-        let vsa = match verify_vsa(&entry.bytes, &self.all_keys, 1) {
+        let vsa = match verify_vsa(&entry.bytes, &self.candidates(&entry.bytes), 1) {
             Ok(v) => v,
             Err(e) => {
                 note(
