@@ -1,6 +1,7 @@
-//! End-to-end tests against a real server process (`shinrai-store-dev serve`, the same code as
-//! `shinrai serve`) on port 0: crash safety under SIGKILL, tamper evidence via `log audit`.
+//! End-to-end tests against a real server process (`shinrai serve`) on port 0: crash safety under SIGKILL, tamper evidence via `log audit`.
 
+// The server tests' fixtures (an organisation key, a store made in process, statements).
+#[path = "../../server/tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -17,7 +18,7 @@ use common::*;
 /// Acknowledged registrations: entry bytes and their receipts.
 type Acked = Vec<(Vec<u8>, Receipt)>;
 
-const BIN: &str = env!("CARGO_BIN_EXE_shinrai-store-dev");
+const BIN: &str = env!("CARGO_BIN_EXE_shinrai");
 
 /// A server child process, killed when dropped (also when a test fails).
 struct Server(Child);
