@@ -170,6 +170,8 @@ pub struct Verdict {
     pub validity: (String, String),
     /// `period.start` / `end`.
     pub period: (String, String),
+    /// `policyName`: the specification's name (the guideline shown).
+    pub policy_name: String,
     /// `policy.uri`.
     pub policy_uri: String,
     /// `policy.digest.sha256`: the specification envelope's digest (its entry id).
@@ -269,6 +271,7 @@ fn verdict_of(st: &Stmt) -> Verdict {
             s(&p["validity"]["notAfter"]),
         ),
         period: (s(&p["period"]["start"]), s(&p["period"]["end"])),
+        policy_name: s(&p["policyName"]),
         policy_uri: s(&p["policy"]["uri"]),
         policy_sha256: s(&p["policy"]["digest"]["sha256"]),
         reasons,
@@ -721,15 +724,20 @@ data-passed=\"{}\"><h2>Hygiene &amp; ventilation certificate</h2>\
                 &format!("{} — {}", esc(&v.validity.0), esc(&v.validity.1)),
             );
         }
+        let guideline = if v.policy_name.is_empty() {
+            &v.policy_uri
+        } else {
+            &v.policy_name
+        };
         let spec = if v.policy_sha256.len() == 64 {
             format!(
                 "{} <a href=\"/ui/entry/{}\">specification <code>{}…</code></a>",
-                esc(&v.policy_uri),
+                esc(guideline),
                 esc(&v.policy_sha256),
                 esc(&v.policy_sha256[..12])
             )
         } else {
-            esc(&v.policy_uri)
+            esc(guideline)
         };
         row(&mut b, "Guideline", &spec);
         row(
