@@ -18,6 +18,8 @@ use shinrai_envelope::keys::SslibKey;
 use shinrai_scu::soft::{KdfParams, SoftKeyStore};
 use shinrai_scu::{Algorithm, KeyStore, UsagePolicy};
 
+use super::client::{Registered, StoreClient};
+
 use crate::keystore::KeyStoreArgs;
 
 /// Device identity, attestation and history commands. The maker, verifier and device state are
@@ -1186,9 +1188,11 @@ fn publish_files(publish: &Publish, files: &[(&str, &Path)]) -> Result<()> {
         .store_token
         .as_deref()
         .context("--server needs --store-token (or SHINRAI_TOKEN)")?;
+    let client = StoreClient::new(server)?;
     for (what, path) in files {
         let bytes = read(path)?;
-        let (id, receipt) = register_entry(server, token, &bytes)
+        let Registered { id, receipt } = client
+            .register(token, &bytes)
             .with_context(|| format!("registering the {what} {} in {server}", path.display()))?;
         let mut rp = path.as_os_str().to_owned();
         rp.push(".receipt.json");
@@ -1198,117 +1202,27 @@ fn publish_files(publish: &Publish, files: &[(&str, &Path)]) -> Result<()> {
     Ok(())
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
-
-fn api_error(status: u16, body: &[u8]) -> anyhow::Error {
-    let reason = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v["reason"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-    anyhow::anyhow!("the trust store answered {status}: {reason}")
-}
-
-/// `POST /entries`; waits for the receipt when the store answers 202. Returns the entry id
-/// and the receipt JSON.
-fn register_entry(server: &str, token: &str, bytes: &[u8]) -> Result<(String, serde_json::Value)> {
-    let base = server.trim_end_matches('/').to_owned();
-    runtime()?.block_on(async {
-        let client = reqwest::Client::new();
-        let resp = client
-            .post(format!("{base}/entries"))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .context("contacting the trust store")?;
-        let status = resp.status().as_u16();
-        let body = resp.bytes().await?.to_vec();
-        let v: serde_json::Value = match status {
-            200..=202 => serde_json::from_slice(&body).context("the store's answer")?,
-            _ => return Err(api_error(status, &body)),
-        };
-        let id = v["id"].as_str().unwrap_or_default().to_owned();
-        if status != 202 {
-            return Ok((id, v["receipt"].clone()));
-        }
-        for _ in 0..120 {
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            let r = client
-                .get(format!("{base}/entries/{id}/receipt"))
-                .send()
-                .await
-                .context("contacting the trust store")?;
-            if r.status().as_u16() == 200 {
-                let receipt = r.json().await.context("the store's receipt")?;
-                return Ok((id, receipt));
-            }
-        }
-        bail!("entry {id} accepted but not integrated after 30 s")
-    })
-}
-
-/// `GET /search` for every registered attestation result about the certificate.
+/// Every registered attestation result about the certificate with this SHA-256, as full
+/// entries (search answers carry metadata; the signed bytes come from `/entries/{id}`).
 fn registered_results(server: &str, cert_sha256: &Sha256) -> Result<Vec<serde_json::Value>> {
-    let base = server.trim_end_matches('/');
-    let mut out = Vec::new();
-    let mut after: Option<u64> = None;
-    runtime()?.block_on(async {
-        let client = reqwest::Client::new();
-        loop {
-            let mut url = reqwest::Url::parse(&format!("{base}/search"))?;
-            {
-                let mut q = url.query_pairs_mut();
-                q.append_pair(
-                    "subject_digest",
-                    &format!("sha256:{}", cert_sha256.to_hex()),
-                );
-                q.append_pair("predicate_type", statements::RESULT_PREDICATE_TYPE);
-                q.append_pair("limit", "1000");
-                if let Some(a) = after {
-                    q.append_pair("after", &a.to_string());
-                }
-            }
-            let resp = client
-                .get(url)
-                .send()
-                .await
-                .context("contacting the trust store")?;
-            let status = resp.status().as_u16();
-            let body = resp.bytes().await?.to_vec();
-            if status != 200 {
-                return Err(api_error(status, &body));
-            }
-            let v: serde_json::Value =
-                serde_json::from_slice(&body).context("the store's search answer")?;
-            for e in v["entries"].as_array().into_iter().flatten() {
-                // Search answers carry metadata; the signed bytes come from `/entries/{id}`.
-                let id = e["id"].as_str().unwrap_or_default();
-                let resp = client
-                    .get(format!("{base}/entries/{id}"))
-                    .send()
-                    .await
-                    .context("contacting the trust store")?;
-                let status = resp.status().as_u16();
-                let body = resp.bytes().await?.to_vec();
-                if status != 200 {
-                    return Err(api_error(status, &body));
-                }
-                out.push(serde_json::from_slice(&body).context("the store's entry")?);
-            }
-            match v["next"].as_u64() {
-                Some(n) if after != Some(n) => after = Some(n),
-                _ => break,
-            }
-        }
-        Ok::<_, anyhow::Error>(())
-    })?;
-    Ok(out)
+    let client = StoreClient::new(server)?;
+    let digest = format!("sha256:{}", cert_sha256.to_hex());
+    let found = client.search_all(
+        &[
+            ("subject_digest", digest.as_str()),
+            ("predicate_type", statements::RESULT_PREDICATE_TYPE),
+        ],
+        100_000,
+    )?;
+    found
+        .iter()
+        .map(|e| {
+            client.get_json(&format!(
+                "/entries/{}",
+                e["id"].as_str().unwrap_or_default()
+            ))
+        })
+        .collect()
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
