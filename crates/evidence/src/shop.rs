@@ -475,7 +475,10 @@ pub struct CertificationInput {
     pub hygiene: Vec<HygieneRecord>,
 }
 
-fn merge_stats(acc: &mut BTreeMap<Quantity, (f64, f64, f64, u64)>, s: &SeriesSummary) {
+/// Running (min, max, sum, count) per quantity.
+type Merged = BTreeMap<Quantity, (f64, f64, f64, u64)>;
+
+fn merge_stats(acc: &mut Merged, s: &SeriesSummary) {
     let e = acc
         .entry(s.kind)
         .or_insert((f64::INFINITY, f64::NEG_INFINITY, 0.0, 0));
@@ -503,7 +506,7 @@ impl CertificationInput {
                 "the certification period is empty".into(),
             ));
         }
-        let mut by_hour: BTreeMap<i64, BTreeMap<Quantity, (f64, f64, f64, u64)>> = BTreeMap::new();
+        let mut by_hour: BTreeMap<i64, Merged> = BTreeMap::new();
         for h in &self.hours {
             let start = h.start_ms()?;
             if h.shop != self.shop || start < self.start_ms || start + HOUR_MS > self.end_ms {

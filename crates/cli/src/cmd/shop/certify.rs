@@ -37,7 +37,7 @@ pub fn default_rules(
 ) -> Vec<AttributeRule> {
     let items_cel = items
         .iter()
-        .map(|i| format!("'{}'", i.replace('\\', "").replace('\'', "")))
+        .map(|i| format!("'{}'", i.replace(['\\', '\''], "")))
         .collect::<Vec<_>>()
         .join(", ");
     vec![

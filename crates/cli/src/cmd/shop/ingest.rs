@@ -302,7 +302,7 @@ pub async fn run(
             Ok(_) => {}
             Err(e) => {
                 failures_in_a_row += 1;
-                if failures_in_a_row == 1 || failures_in_a_row % 50 == 0 {
+                if failures_in_a_row == 1 || failures_in_a_row.is_multiple_of(50) {
                     tracing::warn!("MQTT connection to {}: {e}; reconnecting", cfg.broker);
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
