@@ -386,6 +386,25 @@ impl Lab {
             "--out",
             &ev,
         ]);
+        // On the TPM backend the evidence carries a TPM quote; elsewhere there is none.
+        let envelope: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&ev).expect("evidence written")).expect("JSON");
+        use base64::Engine as _;
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(envelope["payload"].as_str().expect("payload"))
+                .expect("base64"),
+        )
+        .expect("claims JSON");
+        #[cfg(feature = "tpm")]
+        let tpm = self.env.backend == Backend::Tpm;
+        #[cfg(not(feature = "tpm"))]
+        let tpm = false;
+        assert_eq!(
+            claims.get("tpm_quote").is_some_and(|q| !q.is_null()),
+            tpm,
+            "quote in the evidence exactly on the tpm backend"
+        );
         ev
     }
 

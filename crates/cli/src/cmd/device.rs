@@ -896,12 +896,48 @@ fn cli_attest(
         composition: Some(digest),
     };
     write(&boot_path, &serde_json::to_vec(&b)?)?;
-    let ks = keys.open(false)?;
-    let evidence =
-        Attester::new(ks.as_ref(), device_label, &cert)?.attest(&ch, &state, now_secs())?;
+    let evidence = sign_evidence(keys, device_label, &cert, &ch, &state)?;
     write(out, &evidence)?;
     println!("evidence -> {}", out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Signs the device's evidence with its identity key. On the `tpm` backend the evidence also
+/// carries a TPM quote: the measurements are extended into PCR 23 and quoted by the TPM's
+/// restricted attestation key over the challenge's nonce, so the verifier checks them against
+/// what the TPM recorded, not only against what the device says.
+fn sign_evidence(
+    keys: &KeyStoreArgs,
+    device_label: &str,
+    cert: &[u8],
+    ch: &shinrai_attest::Challenge,
+    state: &DeviceState,
+) -> Result<Vec<u8>> {
+    #[cfg(feature = "tpm")]
+    if keys.backend == crate::keystore::Backend::Tpm {
+        use shinrai_attest::evidence::{
+            MEASUREMENT_PCR, QuoteClaim, measurement_digests, quote_qualifying_data,
+        };
+        let tpm = keys.open_tpm(false)?;
+        let q = tpm.measure_and_quote(
+            MEASUREMENT_PCR,
+            &measurement_digests(&state.measurements),
+            &quote_qualifying_data(&ch.nonce),
+        )?;
+        let claim = QuoteClaim {
+            ak: q.ak,
+            measurement_pcr: MEASUREMENT_PCR,
+            quote: q.quote,
+        };
+        return Ok(Attester::new(&tpm, device_label, cert)?.attest_with_quote(
+            ch,
+            state,
+            now_secs(),
+            claim,
+        )?);
+    }
+    let ks = keys.open(false)?;
+    Ok(Attester::new(ks.as_ref(), device_label, cert)?.attest(ch, state, now_secs())?)
 }
 
 /// Loads the verifier, applies the current CRLs, appraises, saves the verifier; then signs,
