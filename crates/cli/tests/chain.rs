@@ -4,11 +4,13 @@
 //! each failure path of issue 4 (`demo manufacturing --fault ...` injects it into lot A-1, which
 //! BODY-1 uses).
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
+
+mod common;
+use common::{Server, serve_with};
 
 const BIN: &str = env!("CARGO_BIN_EXE_shinrai");
 const GOOD: &str = "urn:shinrai:body:BODY-1";
@@ -25,19 +27,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-/// A `shinrai serve` child, killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The scenario with `fault`, its store served: directory (out/, store/) and the server.
@@ -67,31 +56,10 @@ impl Scenario {
             o.status.success(),
             "demo manufacturing --fault {fault} must end with every verdict as expected:\n{demo_output}"
         );
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--data",
-                data.to_str().expect("path"),
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("serve starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut url = String::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("line");
-            if let Some(u) = line.strip_prefix("listening on ") {
-                url = u.trim().to_owned();
-                break;
-            }
-        }
-        assert!(!url.is_empty(), "the server never said where it listens");
+        let server = serve_with(Command::new(BIN), data.to_str().expect("path"));
         Scenario {
             dir,
-            server: Server { child, url },
+            server,
             demo_output,
         }
     }

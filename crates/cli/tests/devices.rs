@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use common::{BACKENDS, Backend, Env, outcome};
+use common::{BACKENDS, Backend, Env, outcome, serve};
 
 use shinrai_attest::{Component, ComponentKind, Composition, Sha256};
 
@@ -666,40 +665,6 @@ fn device_lifecycle_install_update_revoke_and_bad_input_on_every_backend() {
         assert!(out.contains("FAIL"), "{out}");
         let _ = verifier_pub;
     }
-}
-
-/// A `shinrai serve` child on a free port, killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(env: &Env, data: &str) -> Server {
-    let mut child = env
-        .cmd()
-        .args(["serve", "--data", data, "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut url = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("line");
-        if let Some(u) = line.strip_prefix("listening on ") {
-            url = u.trim().to_owned();
-            break;
-        }
-    }
-    assert!(!url.is_empty(), "the server never said where it listens");
-    Server { child, url }
 }
 
 #[test]

@@ -24,27 +24,6 @@ impl Drop for Proc {
     }
 }
 
-fn serve(env: &Env, data: &str) -> (Proc, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shinrai"))
-        .args(["serve", "--data", data, "--listen", "127.0.0.1:0"])
-        .current_dir(env.dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut url = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("line");
-        if let Some(u) = line.strip_prefix("listening on ") {
-            url = u.trim().to_owned();
-            break;
-        }
-    }
-    assert!(!url.is_empty(), "the server never said where it listens");
-    (Proc(child), url)
-}
-
 /// GET `path` from the server at `base` (http://host:port) and parse the JSON body.
 fn get_json(base: &str, path: &str) -> serde_json::Value {
     let addr = base.trim_start_matches("http://");
@@ -103,7 +82,7 @@ fn statements(base: &str, shop: &str, pt: &str) -> Vec<(String, serde_json::Valu
 /// A trust store with organisations for the ingester, two shops and the certifier.
 struct World {
     env: Env,
-    _server: Proc,
+    _server: Server,
     url: String,
     tokens: std::collections::BTreeMap<String, String>,
 }
@@ -136,7 +115,8 @@ fn world() -> World {
             out["token"].as_str().expect("token").to_owned(),
         );
     }
-    let (server, url) = serve(&env, "store");
+    let server = serve(&env, "store");
+    let url = server.url.clone();
     World {
         env,
         _server: server,

@@ -3,42 +3,6 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-/// A `shinrai serve` child on a free port, killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(env: &Env, data: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shinrai"))
-        .args(["serve", "--data", data, "--listen", "127.0.0.1:0"])
-        .current_dir(env.dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut url = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("line");
-        if let Some(u) = line.strip_prefix("listening on ") {
-            url = u.trim().to_owned();
-            break;
-        }
-    }
-    assert!(!url.is_empty(), "the server never said where it listens");
-    Server { child, url }
-}
 
 #[test]
 fn register_search_receipt_and_audit_as_the_readme_shows() {

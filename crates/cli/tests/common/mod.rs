@@ -3,8 +3,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The PIN every test key store uses.
 pub const PIN: &str = "correct horse battery staple";
@@ -217,4 +218,46 @@ pub fn python() -> PathBuf {
 /// The securesystemslib interop script.
 pub fn sslib_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/sslib.py")
+}
+
+/// A `shinrai serve` child on a free loopback port, killed on drop.
+pub struct Server {
+    /// The server process.
+    pub child: Child,
+    /// Its base URL (`http://127.0.0.1:PORT`).
+    pub url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cmd serve --data DATA --listen 127.0.0.1:0` (`cmd`: the `shinrai` binary with the
+/// caller's environment) and waits for the line that says where it listens.
+pub fn serve_with(mut cmd: Command, data: &str) -> Server {
+    let mut child = cmd
+        .args(["serve", "--data", data, "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut url = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        if let Some(u) = line.strip_prefix("listening on ") {
+            url = u.trim().to_owned();
+            break;
+        }
+    }
+    assert!(!url.is_empty(), "the server never said where it listens");
+    Server { child, url }
+}
+
+/// `shinrai serve` on the store in `data` (relative to the environment's directory).
+pub fn serve(env: &Env, data: &str) -> Server {
+    serve_with(env.cmd(), data)
 }
