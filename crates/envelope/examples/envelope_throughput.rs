@@ -1,5 +1,5 @@
 //! Measures DSSE statement signing and verification and COSE_Sign1 verification per algorithm.
-//! Run: `cargo run --release -p shinrai-envelope --example throughput`.
+//! Run: `cargo run --release -p shinrai-envelope --example envelope_throughput`.
 
 use std::time::Instant;
 

@@ -1,7 +1,7 @@
 //! Rough throughput check (not a benchmark harness): appends 1M leaves in batches of 1000 with a
 //! root per batch, then times inclusion proofs at 1M entries from a [`MemoryTree`].
 //!
-//! Run: `cargo run --release -p shinrai-tlog --example throughput`
+//! Run: `cargo run --release -p shinrai-tlog --example tlog_throughput`
 
 use std::time::Instant;
 
