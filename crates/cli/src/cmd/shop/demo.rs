@@ -408,11 +408,6 @@ pub fn bench(a: BenchIngestArgs) -> Result<ExitCode> {
 }
 
 async fn bench_async(a: BenchIngestArgs) -> Result<ExitCode> {
-    if a.page_shops > 0 {
-        bail!(
-            "--page-shops: the shop-page latency benchmark is not built yet (the page is served by shinrai-server's web UI)"
-        );
-    }
     if a.shops == 0 || a.readings == 0 {
         bail!("--shops and --readings must be positive");
     }

@@ -373,9 +373,6 @@ pub struct BenchIngestArgs {
     /// Seconds between simulated samples.
     #[arg(long, default_value_t = 10)]
     pub interval_secs: i64,
-    /// Also measure shop-page latency with this many shops registered (0: skip).
-    #[arg(long, default_value_t = 0)]
-    pub page_shops: usize,
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
