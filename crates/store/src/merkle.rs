@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_lc_rs::digest;
 use shinrai_tlog::{HashReader, NodeId};
@@ -54,6 +54,41 @@ fn decode_stored_tile(bytes: &[u8]) -> Result<Vec<Hash>> {
 /// Decoded tiles by `(tile level, tile index)`.
 type TileCache = HashMap<(u8, u64), Arc<Vec<Hash>>>;
 
+/// The tree levels inside one full tile: row 0 is the tile's 256 hashes, row `k` the 256 >> k
+/// hashes `k` levels above them (rows 1 to 7; row 8 is the parent tile's entry).
+type TileRows = Vec<Vec<Hash>>;
+
+/// How many full tiles [`FullTileCache`] keeps (8 KiB of rows each, about 32 MiB in all).
+const FULL_TILES_CACHED: usize = 4096;
+
+/// The interior hashes of full tiles, shared by every request of a store. A full tile never
+/// changes (the log only grows), so the up to 254 hashes an inclusion proof needs inside it
+/// are computed once rather than on every receipt that passes through it. Partial tiles (the
+/// right edge) are never cached.
+#[derive(Debug, Default)]
+pub struct FullTileCache {
+    tiles: Mutex<HashMap<(u8, u64), Arc<TileRows>>>,
+}
+
+impl FullTileCache {
+    fn get(&self, key: (u8, u64)) -> Option<Arc<TileRows>> {
+        self.tiles
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned()
+    }
+
+    fn insert(&self, key: (u8, u64), rows: Arc<TileRows>) {
+        let mut tiles = self.tiles.lock().unwrap_or_else(PoisonError::into_inner);
+        if tiles.len() >= FULL_TILES_CACHED {
+            // Crude but bounded: start again rather than track recency.
+            tiles.clear();
+        }
+        tiles.insert(key, rows);
+    }
+}
+
 /// A tile as a batch writes it: `(tile level, tile index, hashes)`.
 pub type TileWrite = (u8, u64, Arc<Vec<Hash>>);
 
@@ -65,6 +100,7 @@ pub struct StoredTree<'a> {
     size: u64,
     tiles: RefCell<TileCache>,
     nodes: RefCell<HashMap<NodeId, Hash>>,
+    full_tiles: Option<&'a FullTileCache>,
 }
 
 impl<'a> StoredTree<'a> {
@@ -75,7 +111,56 @@ impl<'a> StoredTree<'a> {
             size,
             tiles: RefCell::new(HashMap::new()),
             nodes: RefCell::new(HashMap::new()),
+            full_tiles: None,
         }
+    }
+
+    /// Reads and fills `cache` for the levels inside full tiles (see [`FullTileCache`]).
+    pub fn with_full_tiles(mut self, cache: &'a FullTileCache) -> Self {
+        self.full_tiles = Some(cache);
+        self
+    }
+
+    /// The rows of full tile `index` of tile level `level`, from the shared cache or computed
+    /// from the stored tile; `None` when there is no cache or the tile is not full in this view.
+    fn full_tile_rows(&self, level: u8, index: u64) -> Result<Option<Arc<TileRows>>> {
+        let Some(cache) = self.full_tiles else {
+            return Ok(None);
+        };
+        // Leaves under one tile of this level; past 2^64 there is no such tile.
+        let Some(span) = 1u64.checked_shl(TILE_HEIGHT * (u32::from(level) + 1)) else {
+            return Ok(None);
+        };
+        if index
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(span))
+            .is_none_or(|end| end > self.size)
+        {
+            return Ok(None);
+        }
+        if let Some(rows) = cache.get((level, index)) {
+            return Ok(Some(rows));
+        }
+        let tile = self.tile(level, index)?;
+        if tile.len() as u64 != TILE_WIDTH {
+            return Err(Error::Inconsistent(format!(
+                "tile {level}/{index} has {} hashes but the tree of size {} has it full",
+                tile.len(),
+                self.size
+            )));
+        }
+        let mut rows: TileRows = vec![tile.as_ref().clone()];
+        for _ in 1..TILE_HEIGHT {
+            let below = rows.last().map(Vec::as_slice).unwrap_or_default();
+            let row = below
+                .chunks_exact(2)
+                .map(|p| node_hash(&p[0], &p[1]))
+                .collect();
+            rows.push(row);
+        }
+        let rows = Arc::new(rows);
+        cache.insert((level, index), rows.clone());
+        Ok(Some(rows))
     }
 
     /// Seeds the memo with what a batch just wrote (its tiles and the nodes it completed), so
@@ -122,7 +207,8 @@ impl<'a> StoredTree<'a> {
                 self.size
             )));
         }
-        let hash = if u32::from(id.level).is_multiple_of(TILE_HEIGHT) {
+        let above = u32::from(id.level) % TILE_HEIGHT;
+        let hash = if above == 0 {
             let level = (u32::from(id.level) / TILE_HEIGHT) as u8;
             let tile = self.tile(level, id.index / TILE_WIDTH)?;
             *tile.get((id.index % TILE_WIDTH) as usize).ok_or_else(|| {
@@ -131,6 +217,15 @@ impl<'a> StoredTree<'a> {
                     id.index / TILE_WIDTH
                 ))
             })?
+        } else if let Some(rows) = self.full_tile_rows(
+            (u32::from(id.level) / TILE_HEIGHT) as u8,
+            id.index >> (TILE_HEIGHT - above),
+        )? {
+            let within = id.index % (TILE_WIDTH >> above);
+            *rows
+                .get(above as usize)
+                .and_then(|r| r.get(within as usize))
+                .ok_or_else(|| Error::Inconsistent(format!("tree node {id} is not in its tile")))?
         } else {
             let l = self.node(NodeId::new(id.level - 1, 2 * id.index))?;
             let r = self.node(NodeId::new(id.level - 1, 2 * id.index + 1))?;
@@ -234,6 +329,8 @@ mod tests {
         let mut reference = MemoryTree::new();
         let mut range = CompactRange::new();
         let mut done = 0usize;
+        // One cache across every size: full tiles cached early stay right as the tree grows.
+        let cache = FullTileCache::default();
         for step in [1usize, 2, 255, 1, 300, 4000, 65_536 - 4559, 1, 3906] {
             let before = StoredTree::new(&db, done as u64);
             let update = range.append_batch(&all[done..done + step]);
@@ -264,6 +361,31 @@ mod tests {
                 verify_inclusion(idx, done as u64, &all[idx as usize], &proof, &update.root)
                     .expect("verifies");
             }
+            let cached = StoredTree::new(&db, done as u64).with_full_tiles(&cache);
+            let n = done as u64;
+            for idx in [
+                0,
+                1,
+                255,
+                256,
+                257,
+                511,
+                n / 3,
+                n / 2,
+                n.saturating_sub(257),
+                n.saturating_sub(2),
+                n - 1,
+            ] {
+                if idx >= n {
+                    continue;
+                }
+                assert_eq!(
+                    cached.inclusion_proof(idx).expect("cached proof"),
+                    reference.inclusion_proof(idx, n).expect("ref"),
+                    "leaf {idx} of {n} through the full-tile cache"
+                );
+            }
+            assert_eq!(cached.root().expect("root"), reference.root());
             let reloaded = CompactRange::from_reader(&view, done as u64).expect("reload");
             assert_eq!(reloaded.root(), reference.root());
         }

@@ -22,7 +22,8 @@ use shinrai_tlog::{CompactRange, KeyAlg, NoteSigner};
 
 use crate::config::Config;
 use crate::merkle::{
-    Hash, StoredTree, TILE_WIDTH, TileWrite, changed_tiles, empty_root, leaf_hash, sha256_of,
+    FullTileCache, Hash, StoredTree, TILE_WIDTH, TileWrite, changed_tiles, empty_root, leaf_hash,
+    sha256_of,
 };
 use crate::note::{Checkpoint, NoteVerifier, verifier_key};
 use crate::sqlite::SqliteBackend;
@@ -228,6 +229,8 @@ struct Shared {
     keys: RwLock<HashMap<String, Arc<OrgKey>>>,
     tokens: RwLock<HashMap<Hash, String>>,
     pending: Mutex<HashSet<Hash>>,
+    /// Interior hashes of full tiles, shared by every receipt.
+    full_tiles: FullTileCache,
     verifier: String,
     public: [u8; 32],
 }
@@ -560,6 +563,7 @@ impl Store {
             keys: RwLock::new(HashMap::new()),
             tokens: RwLock::new(HashMap::new()),
             pending: Mutex::new(HashSet::new()),
+            full_tiles: FullTileCache::default(),
             verifier,
             public,
         });
@@ -890,8 +894,9 @@ impl Store {
         if index >= cp.size {
             return Err(Error::NotFound(format!("entry {index}")));
         }
-        let proof =
-            StoredTree::new(self.shared.backend.as_ref(), cp.size).inclusion_proof(index)?;
+        let proof = StoredTree::new(self.shared.backend.as_ref(), cp.size)
+            .with_full_tiles(&self.shared.full_tiles)
+            .inclusion_proof(index)?;
         let bytes = self
             .shared
             .backend
@@ -913,8 +918,9 @@ impl Store {
         if index >= cp.size {
             return Err(Error::NotFound(format!("entry {index}")));
         }
-        let proof =
-            StoredTree::new(self.shared.backend.as_ref(), cp.size).inclusion_proof(index)?;
+        let proof = StoredTree::new(self.shared.backend.as_ref(), cp.size)
+            .with_full_tiles(&self.shared.full_tiles)
+            .inclusion_proof(index)?;
         crate::cose::receipt(
             &crate::cose::log_kid(&self.shared.public),
             &cp.cose_signature,
