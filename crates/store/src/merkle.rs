@@ -58,20 +58,20 @@ type TileCache = HashMap<(u8, u64), Arc<Vec<Hash>>>;
 /// hashes `k` levels above them (rows 1 to 7; row 8 is the parent tile's entry).
 type TileRows = Vec<Vec<Hash>>;
 
-/// How many full tiles [`FullTileCache`] keeps (8 KiB of rows each, about 32 MiB in all).
+/// How many tiles [`TileHashCache`] keeps (16 KiB of rows each at most, 64 MiB in all).
 const FULL_TILES_CACHED: usize = 4096;
 
-/// The interior hashes of full tiles, shared by every request of a store. A full tile never
-/// changes (the log only grows), so the up to 254 hashes an inclusion proof needs inside it
-/// are computed once rather than on every receipt that passes through it. Partial tiles (the
-/// right edge) are never cached.
+/// The interior hashes of tiles, shared by every request of a store, by tile and width. The
+/// first `width` hashes of a tile never change (the log only grows), so the up to 254 hashes
+/// an inclusion proof needs inside a tile are computed once rather than on every receipt that
+/// passes through it, and the tile is not read again.
 #[derive(Debug, Default)]
-pub struct FullTileCache {
-    tiles: Mutex<HashMap<(u8, u64), Arc<TileRows>>>,
+pub struct TileHashCache {
+    tiles: Mutex<HashMap<(u8, u64, u16), Arc<TileRows>>>,
 }
 
-impl FullTileCache {
-    fn get(&self, key: (u8, u64)) -> Option<Arc<TileRows>> {
+impl TileHashCache {
+    fn get(&self, key: (u8, u64, u16)) -> Option<Arc<TileRows>> {
         self.tiles
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -79,7 +79,7 @@ impl FullTileCache {
             .cloned()
     }
 
-    fn insert(&self, key: (u8, u64), rows: Arc<TileRows>) {
+    fn insert(&self, key: (u8, u64, u16), rows: Arc<TileRows>) {
         let mut tiles = self.tiles.lock().unwrap_or_else(PoisonError::into_inner);
         if tiles.len() >= FULL_TILES_CACHED {
             // Crude but bounded: start again rather than track recency.
@@ -100,7 +100,7 @@ pub struct StoredTree<'a> {
     size: u64,
     tiles: RefCell<TileCache>,
     nodes: RefCell<HashMap<NodeId, Hash>>,
-    full_tiles: Option<&'a FullTileCache>,
+    tile_cache: Option<&'a TileHashCache>,
 }
 
 impl<'a> StoredTree<'a> {
@@ -111,45 +111,45 @@ impl<'a> StoredTree<'a> {
             size,
             tiles: RefCell::new(HashMap::new()),
             nodes: RefCell::new(HashMap::new()),
-            full_tiles: None,
+            tile_cache: None,
         }
     }
 
-    /// Reads and fills `cache` for the levels inside full tiles (see [`FullTileCache`]).
-    pub fn with_full_tiles(mut self, cache: &'a FullTileCache) -> Self {
-        self.full_tiles = Some(cache);
+    /// Reads and fills `cache` for the tree levels inside tiles (see [`TileHashCache`]).
+    pub fn with_tile_cache(mut self, cache: &'a TileHashCache) -> Self {
+        self.tile_cache = Some(cache);
         self
     }
 
-    /// The rows of full tile `index` of tile level `level`, from the shared cache or computed
-    /// from the stored tile; `None` when there is no cache or the tile is not full in this view.
-    fn full_tile_rows(&self, level: u8, index: u64) -> Result<Option<Arc<TileRows>>> {
-        let Some(cache) = self.full_tiles else {
+    /// The rows of tile `index` of tile level `level` as wide as this view has it, from the
+    /// shared cache or computed from the stored tile; `None` without a cache or when the view
+    /// has nothing of that tile.
+    fn tile_rows(&self, level: u8, index: u64) -> Result<Option<Arc<TileRows>>> {
+        let Some(cache) = self.tile_cache else {
             return Ok(None);
         };
-        // Leaves under one tile of this level; past 2^64 there is no such tile.
-        let Some(span) = 1u64.checked_shl(TILE_HEIGHT * (u32::from(level) + 1)) else {
+        // Nodes of tree level 8 * level in this view; past 2^64 leaves there are none.
+        let Some(nodes) = self.size.checked_shr(TILE_HEIGHT * u32::from(level)) else {
             return Ok(None);
         };
-        if index
-            .checked_add(1)
-            .and_then(|n| n.checked_mul(span))
-            .is_none_or(|end| end > self.size)
-        {
+        let first = index.saturating_mul(TILE_WIDTH);
+        if nodes <= first {
             return Ok(None);
         }
-        if let Some(rows) = cache.get((level, index)) {
+        let width = (nodes - first).min(TILE_WIDTH);
+        let key = (level, index, width as u16);
+        if let Some(rows) = cache.get(key) {
             return Ok(Some(rows));
         }
         let tile = self.tile(level, index)?;
-        if tile.len() as u64 != TILE_WIDTH {
+        let Some(row0) = tile.get(..width as usize) else {
             return Err(Error::Inconsistent(format!(
-                "tile {level}/{index} has {} hashes but the tree of size {} has it full",
+                "tile {level}/{index} has {} hashes but the tree of size {} has {width} in it",
                 tile.len(),
                 self.size
             )));
-        }
-        let mut rows: TileRows = vec![tile.as_ref().clone()];
+        };
+        let mut rows: TileRows = vec![row0.to_vec()];
         for _ in 1..TILE_HEIGHT {
             let below = rows.last().map(Vec::as_slice).unwrap_or_default();
             let row = below
@@ -159,7 +159,7 @@ impl<'a> StoredTree<'a> {
             rows.push(row);
         }
         let rows = Arc::new(rows);
-        cache.insert((level, index), rows.clone());
+        cache.insert(key, rows.clone());
         Ok(Some(rows))
     }
 
@@ -208,24 +208,22 @@ impl<'a> StoredTree<'a> {
             )));
         }
         let above = u32::from(id.level) % TILE_HEIGHT;
-        let hash = if above == 0 {
-            let level = (u32::from(id.level) / TILE_HEIGHT) as u8;
-            let tile = self.tile(level, id.index / TILE_WIDTH)?;
-            *tile.get((id.index % TILE_WIDTH) as usize).ok_or_else(|| {
-                Error::Inconsistent(format!(
-                    "tile {level}/{} is too short for tree node {id}",
-                    id.index / TILE_WIDTH
-                ))
-            })?
-        } else if let Some(rows) = self.full_tile_rows(
-            (u32::from(id.level) / TILE_HEIGHT) as u8,
-            id.index >> (TILE_HEIGHT - above),
-        )? {
+        let tile_level = (u32::from(id.level) / TILE_HEIGHT) as u8;
+        let rows = self.tile_rows(tile_level, id.index >> (TILE_HEIGHT - above))?;
+        let hash = if let Some(rows) = rows {
             let within = id.index % (TILE_WIDTH >> above);
             *rows
                 .get(above as usize)
                 .and_then(|r| r.get(within as usize))
                 .ok_or_else(|| Error::Inconsistent(format!("tree node {id} is not in its tile")))?
+        } else if above == 0 {
+            let tile = self.tile(tile_level, id.index / TILE_WIDTH)?;
+            *tile.get((id.index % TILE_WIDTH) as usize).ok_or_else(|| {
+                Error::Inconsistent(format!(
+                    "tile {tile_level}/{} is too short for tree node {id}",
+                    id.index / TILE_WIDTH
+                ))
+            })?
         } else {
             let l = self.node(NodeId::new(id.level - 1, 2 * id.index))?;
             let r = self.node(NodeId::new(id.level - 1, 2 * id.index + 1))?;
@@ -329,8 +327,8 @@ mod tests {
         let mut reference = MemoryTree::new();
         let mut range = CompactRange::new();
         let mut done = 0usize;
-        // One cache across every size: full tiles cached early stay right as the tree grows.
-        let cache = FullTileCache::default();
+        // One cache across every size: tiles cached early stay right as the tree grows.
+        let cache = TileHashCache::default();
         for step in [1usize, 2, 255, 1, 300, 4000, 65_536 - 4559, 1, 3906] {
             let before = StoredTree::new(&db, done as u64);
             let update = range.append_batch(&all[done..done + step]);
@@ -361,7 +359,7 @@ mod tests {
                 verify_inclusion(idx, done as u64, &all[idx as usize], &proof, &update.root)
                     .expect("verifies");
             }
-            let cached = StoredTree::new(&db, done as u64).with_full_tiles(&cache);
+            let cached = StoredTree::new(&db, done as u64).with_tile_cache(&cache);
             let n = done as u64;
             for idx in [
                 0,

@@ -22,7 +22,7 @@ use shinrai_tlog::{CompactRange, KeyAlg, NoteSigner};
 
 use crate::config::Config;
 use crate::merkle::{
-    FullTileCache, Hash, StoredTree, TILE_WIDTH, TileWrite, changed_tiles, empty_root, leaf_hash,
+    Hash, StoredTree, TILE_WIDTH, TileHashCache, TileWrite, changed_tiles, empty_root, leaf_hash,
     sha256_of,
 };
 use crate::note::{Checkpoint, NoteVerifier, verifier_key};
@@ -229,8 +229,8 @@ struct Shared {
     keys: RwLock<HashMap<String, Arc<OrgKey>>>,
     tokens: RwLock<HashMap<Hash, String>>,
     pending: Mutex<HashSet<Hash>>,
-    /// Interior hashes of full tiles, shared by every receipt.
-    full_tiles: FullTileCache,
+    /// Interior hashes of tiles, shared by every receipt.
+    tile_cache: TileHashCache,
     verifier: String,
     public: [u8; 32],
 }
@@ -563,7 +563,7 @@ impl Store {
             keys: RwLock::new(HashMap::new()),
             tokens: RwLock::new(HashMap::new()),
             pending: Mutex::new(HashSet::new()),
-            full_tiles: FullTileCache::default(),
+            tile_cache: TileHashCache::default(),
             verifier,
             public,
         });
@@ -895,7 +895,7 @@ impl Store {
             return Err(Error::NotFound(format!("entry {index}")));
         }
         let proof = StoredTree::new(self.shared.backend.as_ref(), cp.size)
-            .with_full_tiles(&self.shared.full_tiles)
+            .with_tile_cache(&self.shared.tile_cache)
             .inclusion_proof(index)?;
         let bytes = self
             .shared
@@ -919,7 +919,7 @@ impl Store {
             return Err(Error::NotFound(format!("entry {index}")));
         }
         let proof = StoredTree::new(self.shared.backend.as_ref(), cp.size)
-            .with_full_tiles(&self.shared.full_tiles)
+            .with_tile_cache(&self.shared.tile_cache)
             .inclusion_proof(index)?;
         crate::cose::receipt(
             &crate::cose::log_kid(&self.shared.public),
