@@ -31,8 +31,17 @@
 //! something else), and otherwise *not evaluated*. Nothing is a pass by default: a product
 //! with no VSA, a depth limit reached, a store that does not answer, all make the chain
 //! not pass.
+//!
+//! A walk runs in two phases. Phase one reads and checks every product within the depth
+//! limit level by level, the products of one level on [`ChainSource::concurrency`] threads
+//! (each product's checks need nothing from its siblings). Phase two builds the report depth
+//! first from those results and adds the one check that depends on the path: the ordering
+//! party against the organisations that consumed the product. Verified checkpoints and
+//! specifications are cached for the walk.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -84,7 +93,7 @@ pub struct SourceReceipt {
 /// How the chain verifier reads a trust store. Implementations MUST return entry bytes
 /// exactly as stored (they are verified here, never trusted) and SHOULD answer `Ok(None)` /
 /// an empty list for "not there" rather than an error.
-pub trait ChainSource {
+pub trait ChainSource: Sync {
     /// Entries with predicate type [`crate::vsa::VSA_PREDICATE_TYPE`] that have a subject with `digest`
     /// (`sha256:<hex>`), in log order, at most `limit`.
     fn vsas_for_digest(&self, digest: &str, limit: usize) -> Result<Vec<SourceEntry>, SourceError>;
@@ -94,6 +103,12 @@ pub trait ChainSource {
     fn entry(&self, id: &str) -> Result<Option<SourceEntry>, SourceError>;
     /// The receipt of `entry`, if the store can give one.
     fn receipt(&self, entry: &SourceEntry) -> Result<Option<SourceReceipt>, SourceError>;
+    /// How many products the walk may evaluate at once through this source (the tiers of one
+    /// level are independent). Defaults to the machine's available parallelism; a source that
+    /// waits on a network may want more.
+    fn concurrency(&self) -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
 }
 
 /// What the verifier trusts: the log key and the organisations' keys.
@@ -322,6 +337,8 @@ impl VerifiedTier {
     }
 }
 
+/// Phase one of a walk: reads and checks tiers. Shared by the worker threads (`&self` only;
+/// the caches are behind locks).
 struct Walker<'a> {
     source: &'a dyn ChainSource,
     opts: &'a ChainOptions,
@@ -330,11 +347,54 @@ struct Walker<'a> {
     org_of_key: HashMap<String, String>,
     log_verifier: Result<shinrai_tlog::NoteVerifier, String>,
     /// Verified checkpoint notes: note text -> (size, root).
-    checkpoints: HashMap<String, Result<(u64, shinrai_tlog::Hash), String>>,
+    checkpoints: Mutex<HashMap<String, CheckpointResult>>,
     /// Verified specifications by entry id (with their receipts checked).
-    specs: HashMap<String, Result<(VerifiedSpec, String), String>>,
-    /// Products already evaluated: digest -> (status, chain status, name).
+    specs: Mutex<HashMap<String, SpecResult>>,
+}
+
+type SpecResult = Result<(VerifiedSpec, String), String>;
+
+/// A checkpoint note's verification: (tree size, root) or why not.
+type CheckpointResult = Result<(u64, shinrai_tlog::Hash), String>;
+
+/// Phase two of a walk: assembles the report tree from what phase one gathered.
+struct Assembler<'a> {
+    walker: &'a Walker<'a>,
+    gathered: HashMap<String, Gathered>,
+    /// Products already placed in the report: digest -> (status, chain status, name).
     done: HashMap<String, (Status, Status, String)>,
+}
+
+/// What phase one learnt about one product, before knowing who consumed it.
+enum Gathered {
+    /// A finished verdict (no VSA, broken link, store error).
+    Node(Box<ChainNode>),
+    /// The product's VSAs, each checked except for the ordering party.
+    Attempts {
+        name: String,
+        too_many: bool,
+        attempts: Vec<Attempt>,
+    },
+}
+
+impl Gathered {
+    /// Inputs that any acceptable VSA names (the walk goes on below them).
+    fn inputs(&self) -> impl Iterator<Item = (String, &str)> {
+        let attempts: &[Attempt] = match self {
+            Gathered::Attempts { attempts, .. } => attempts,
+            Gathered::Node(_) => &[],
+        };
+        attempts
+            .iter()
+            .filter_map(|a| a.tier.as_ref())
+            .flat_map(|t| t.inputs.iter())
+            .map(|m| (sha256_digest(&m.sha256), m.name.as_str()))
+    }
+}
+
+/// Locks a cache; a panic elsewhere leaves it usable (it only holds finished results).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn sha256_digest(hex: &str) -> String {
@@ -360,7 +420,7 @@ pub fn verify_chain(
             all_keys.push(k.clone());
         }
     }
-    let mut w = Walker {
+    let walker = Walker {
         source,
         opts,
         all_keys,
@@ -368,15 +428,15 @@ pub fn verify_chain(
         org_of_key,
         log_verifier: shinrai_tlog::NoteVerifier::parse(trust.log_key.trim())
             .map_err(|e| format!("the log key is not a note verifier key: {e}")),
-        checkpoints: HashMap::new(),
-        specs: HashMap::new(),
-        done: HashMap::new(),
+        checkpoints: Mutex::new(HashMap::new()),
+        specs: Mutex::new(HashMap::new()),
     };
     let q = query.trim();
     let hex = q.strip_prefix("sha256:").unwrap_or(q).to_ascii_lowercase();
+    let mut starts: Vec<(String, String)> = Vec::new();
     let mut roots = Vec::new();
     if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        roots.push(w.walk(&sha256_digest(&hex), "", 0, None, &mut Vec::new()));
+        starts.push((sha256_digest(&hex), String::new()));
     } else {
         match source.vsas_for_name(q, MAX_VSAS_PER_PRODUCT) {
             Ok(entries) => {
@@ -386,10 +446,8 @@ pub fn verify_chain(
                         digests.insert(d);
                     }
                 }
-                for d in digests {
-                    roots.push(w.walk(&d, q, 0, None, &mut Vec::new()));
-                }
-                if roots.is_empty() {
+                starts.extend(digests.into_iter().map(|d| (d, q.to_owned())));
+                if starts.is_empty() {
                     roots.push(not_evaluated(
                         q,
                         q,
@@ -400,6 +458,14 @@ pub fn verify_chain(
             }
             Err(e) => roots.push(not_evaluated(q, q, 0, e.to_string())),
         }
+    }
+    let mut w = Assembler {
+        walker: &walker,
+        gathered: walker.gather_all(&starts),
+        done: HashMap::new(),
+    };
+    for (d, name) in &starts {
+        roots.push(w.walk(d, name, 0, None, &mut Vec::new()));
     }
     let mut summary = ChainSummary::default();
     for (status, _, _) in w.done.values() {
@@ -473,10 +539,53 @@ fn statement_of(bytes: &[u8]) -> Option<Statement> {
 struct Attempt {
     summary: Option<VsaSummary>,
     checks: Vec<Check>,
-    outcome: Result<VerifiedTier, Vec<String>>,
+    /// Why it is not acceptable (empty when `tier` is present).
+    reasons: Vec<String>,
+    /// Present when every check held.
+    tier: Option<VerifiedTier>,
+    /// Where the ordering-party check goes in `checks`, once the consumer is known (present
+    /// when the specification was read).
+    ordering_at: Option<usize>,
 }
 
-impl<'a> Walker<'a> {
+impl Attempt {
+    /// The ordering-party check, which needs the organisations that consumed the product: the
+    /// specification must come from one of them (specifications are issued downstream-up).
+    fn check_ordering_party(&mut self, consumers: Option<&BTreeSet<String>>) {
+        let (Some(at), Some(c), Some(summary)) = (self.ordering_at, consumers, &self.summary)
+        else {
+            return;
+        };
+        let ordering = &summary.ordering_party;
+        let check = if c.contains(ordering) {
+            Check {
+                check: "ordering-party".into(),
+                ok: true,
+                detail: format!("{ordering} consumed the product and issued its specification"),
+            }
+        } else {
+            let why = format!(
+                "the specification was issued by {ordering}, but the product was consumed by {}: specifications are issued by the customer",
+                if c.is_empty() {
+                    "an unknown organisation".to_owned()
+                } else {
+                    c.iter().cloned().collect::<Vec<_>>().join(", ")
+                }
+            );
+            self.reasons.push(why.clone());
+            self.tier = None;
+            Check {
+                check: "ordering-party".into(),
+                ok: false,
+                detail: why,
+            }
+        };
+        self.checks.insert(at.min(self.checks.len()), check);
+        self.ordering_at = None;
+    }
+}
+
+impl Assembler<'_> {
     fn walk(
         &mut self,
         digest: &str,
@@ -516,10 +625,10 @@ impl<'a> Walker<'a> {
         let inputs = std::mem::take(&mut node.inputs);
         // `evaluate` leaves the tier's inputs as placeholders (digest + name) to walk now.
         if !inputs.is_empty() {
-            if depth >= self.opts.max_depth {
+            if depth >= self.walker.opts.max_depth {
                 node.reasons.push(format!(
                     "depth limit {} reached: {} input(s) not walked",
-                    self.opts.max_depth,
+                    self.walker.opts.max_depth,
                     inputs.len()
                 ));
                 node.chain_status = node.chain_status.worst(Status::NotEvaluated);
@@ -541,7 +650,8 @@ impl<'a> Walker<'a> {
         node
     }
 
-    /// Checks the tier of `digest`; returns the node with its inputs as unwalked placeholders.
+    /// Finishes the tier of `digest` for the consumers that reached it; returns the node with
+    /// its inputs as unwalked placeholders.
     fn evaluate(
         &mut self,
         digest: &str,
@@ -549,43 +659,45 @@ impl<'a> Walker<'a> {
         depth: u32,
         consumers: Option<&BTreeSet<String>>,
     ) -> ChainNode {
-        let entries = match self
-            .source
-            .vsas_for_digest(digest, MAX_VSAS_PER_PRODUCT + 1)
-        {
-            Ok(e) => e,
-            Err(e) => return not_evaluated(digest, name, depth, e.to_string()),
+        // Phase one reaches every product the walk visits; gather here if it somehow did not.
+        let gathered = self
+            .gathered
+            .remove(digest)
+            .unwrap_or_else(|| self.walker.gather(digest, name));
+        let (first_name, too_many, mut attempts) = match gathered {
+            Gathered::Node(n) => {
+                let mut n = *n;
+                n.depth = depth;
+                return n;
+            }
+            Gathered::Attempts {
+                name,
+                too_many,
+                attempts,
+            } => (name, too_many, attempts),
         };
-        if entries.is_empty() {
-            return self.no_vsa(digest, name, depth);
+        for a in &mut attempts {
+            a.check_ordering_party(consumers);
         }
         let mut node = not_evaluated(digest, name, depth, String::new());
         node.reasons.clear();
-        if entries.len() > MAX_VSAS_PER_PRODUCT {
+        if too_many {
             node.reasons.push(format!(
                 "more than {MAX_VSAS_PER_PRODUCT} VSAs for this product: only the first {MAX_VSAS_PER_PRODUCT} evaluated"
             ));
         }
-        let mut attempts: Vec<Attempt> = entries
-            .iter()
-            .take(MAX_VSAS_PER_PRODUCT)
-            .map(|e| self.check_tier(digest, e, consumers))
-            .collect();
         if node.name.is_empty() {
-            node.name = entries
-                .first()
-                .map(|e| subject_name_of(&e.bytes, digest))
-                .unwrap_or_default();
+            node.name = first_name;
         }
         // A verified FAILED verdict wins, then a verified PASSED one; otherwise every reason.
         let pick = attempts
             .iter()
-            .position(|a| matches!(&a.outcome, Ok(t) if !t.vsa.predicate().passed()))
-            .or_else(|| attempts.iter().position(|a| a.outcome.is_ok()));
+            .position(|a| a.tier.as_ref().is_some_and(|t| !t.vsa.predicate().passed()))
+            .or_else(|| attempts.iter().position(|a| a.tier.is_some()));
         match pick {
             Some(i) => {
                 let a = attempts.swap_remove(i);
-                let Ok(tier) = a.outcome else {
+                let Some(tier) = a.tier else {
                     return node;
                 };
                 node.vsa = a.summary;
@@ -629,8 +741,8 @@ impl<'a> Walker<'a> {
                 node.chain_status = Status::Failed;
                 let n = attempts.len();
                 for (k, a) in attempts.into_iter().enumerate() {
-                    if let Err(reasons) = a.outcome {
-                        for r in reasons {
+                    if a.tier.is_none() {
+                        for r in a.reasons {
                             node.reasons.push(if n > 1 {
                                 format!("VSA {}/{n}: {r}", k + 1)
                             } else {
@@ -647,10 +759,117 @@ impl<'a> Walker<'a> {
         }
         node
     }
+}
+
+impl Walker<'_> {
+    /// Phase one: reads and checks every product reachable from `starts` within the depth
+    /// limit, level by level, the products of a level in parallel.
+    fn gather_all(&self, starts: &[(String, String)]) -> HashMap<String, Gathered> {
+        let mut out = HashMap::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut frontier: Vec<(String, String)> = starts
+            .iter()
+            .filter(|(d, _)| seen.insert(d.clone()))
+            .cloned()
+            .collect();
+        let mut depth = 0;
+        while !frontier.is_empty() {
+            let results = self.gather_level(&frontier);
+            let mut next = Vec::new();
+            for ((d, _), g) in frontier.iter().zip(results) {
+                if depth < self.opts.max_depth {
+                    for (i, n) in g.inputs() {
+                        if seen.insert(i.clone()) {
+                            next.push((i, n.to_owned()));
+                        }
+                    }
+                }
+                out.insert(d.clone(), g);
+            }
+            frontier = next;
+            depth += 1;
+        }
+        out
+    }
+
+    /// Gathers one level's products on up to [`ChainSource::concurrency`] threads.
+    fn gather_level(&self, level: &[(String, String)]) -> Vec<Gathered> {
+        let workers = self.source.concurrency().clamp(1, 64).min(level.len());
+        if workers <= 1 {
+            return level.iter().map(|(d, n)| self.gather(d, n)).collect();
+        }
+        let next = AtomicUsize::new(0);
+        let mut slots: Vec<Option<Gathered>> = level.iter().map(|_| None).collect();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some((d, n)) = level.get(i) else {
+                                break;
+                            };
+                            mine.push((i, self.gather(d, n)));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            for h in handles {
+                match h.join() {
+                    Ok(done) => {
+                        for (i, g) in done {
+                            slots[i] = Some(g);
+                        }
+                    }
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+        });
+        slots
+            .into_iter()
+            .zip(level)
+            .map(|(g, (d, n))| g.unwrap_or_else(|| self.gather(d, n)))
+            .collect()
+    }
+
+    /// Reads the VSAs of `digest` and checks each (all but the ordering party).
+    fn gather(&self, digest: &str, name: &str) -> Gathered {
+        let entries = match self
+            .source
+            .vsas_for_digest(digest, MAX_VSAS_PER_PRODUCT + 1)
+        {
+            Ok(e) => e,
+            Err(e) => {
+                return Gathered::Node(Box::new(not_evaluated(digest, name, 0, e.to_string())));
+            }
+        };
+        if entries.is_empty() {
+            return Gathered::Node(Box::new(self.no_vsa(digest, name, 0)));
+        }
+        let attempts = entries
+            .iter()
+            .take(MAX_VSAS_PER_PRODUCT)
+            .map(|e| self.check_tier(digest, e))
+            .collect();
+        Gathered::Attempts {
+            name: if name.is_empty() {
+                entries
+                    .first()
+                    .map(|e| subject_name_of(&e.bytes, digest))
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            },
+            too_many: entries.len() > MAX_VSAS_PER_PRODUCT,
+            attempts,
+        }
+    }
 
     /// No VSA at this digest: a broken link if the store has a VSA for a product of the same
     /// name with another digest, otherwise not evaluated.
-    fn no_vsa(&mut self, digest: &str, name: &str, depth: u32) -> ChainNode {
+    fn no_vsa(&self, digest: &str, name: &str, depth: u32) -> ChainNode {
         if !name.is_empty()
             && let Ok(entries) = self.source.vsas_for_name(name, MAX_VSAS_PER_PRODUCT)
         {
@@ -682,14 +901,15 @@ impl<'a> Walker<'a> {
         )
     }
 
-    fn verify_receipt_of(&mut self, entry: &SourceEntry) -> Result<VerifiedReceipt, String> {
+    fn verify_receipt_of(&self, entry: &SourceEntry) -> Result<VerifiedReceipt, String> {
         let r = self
             .source
             .receipt(entry)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| "the store gave no receipt".to_owned())?;
-        let (size, root) = match self.checkpoints.get(&r.checkpoint) {
-            Some(v) => v.clone()?,
+        let cached = lock(&self.checkpoints).get(&r.checkpoint).cloned();
+        let (size, root) = match cached {
+            Some(v) => v?,
             None => {
                 let v = match &self.log_verifier {
                     Ok(lv) => shinrai_tlog::verify_checkpoint(
@@ -701,7 +921,7 @@ impl<'a> Walker<'a> {
                     .map_err(|e| format!("checkpoint not signed by the log key: {e}")),
                     Err(e) => Err(e.clone()),
                 };
-                self.checkpoints.insert(r.checkpoint.clone(), v.clone());
+                lock(&self.checkpoints).insert(r.checkpoint.clone(), v.clone());
                 v?
             }
         };
@@ -762,16 +982,17 @@ impl<'a> Walker<'a> {
     }
 
     /// The specification entry `id`, verified (signature, receipt); cached.
-    fn spec(&mut self, id: &str) -> Result<(VerifiedSpec, String), String> {
-        if let Some(v) = self.specs.get(id) {
+    fn spec(&self, id: &str) -> SpecResult {
+        if let Some(v) = lock(&self.specs).get(id) {
             return v.clone();
         }
+        // Not under the lock: two threads may load the same specification once each.
         let v = self.load_spec(id);
-        self.specs.insert(id.to_owned(), v.clone());
+        lock(&self.specs).insert(id.to_owned(), v.clone());
         v
     }
 
-    fn load_spec(&mut self, id: &str) -> Result<(VerifiedSpec, String), String> {
+    fn load_spec(&self, id: &str) -> Result<(VerifiedSpec, String), String> {
         let valid_id = id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
         if !valid_id {
             return Err(format!("the VSA's policy digest {id:?} is not a SHA-256"));
@@ -804,12 +1025,7 @@ impl<'a> Walker<'a> {
         Ok((spec, ordering))
     }
 
-    fn check_tier(
-        &mut self,
-        digest: &str,
-        entry: &SourceEntry,
-        consumers: Option<&BTreeSet<String>>,
-    ) -> Attempt {
+    fn check_tier(&self, digest: &str, entry: &SourceEntry) -> Attempt {
         let mut checks = Vec::new();
         let mut reasons = Vec::new();
         let note = |checks: &mut Vec<Check>,
@@ -848,7 +1064,9 @@ impl<'a> Walker<'a> {
                 return Attempt {
                     summary: None,
                     checks,
-                    outcome: Err(reasons),
+                    reasons,
+                    tier: None,
+                    ordering_at: None,
                 };
             }
         };
@@ -925,6 +1143,7 @@ impl<'a> Walker<'a> {
                 .map_err(Clone::clone),
         );
         let mut tier_spec = None;
+        let mut ordering_at = None;
         if let Ok((s, ordering)) = &spec {
             summary.spec_name = s.spec().name.clone();
             summary.po = s.spec().parameters.po_number.clone();
@@ -1001,27 +1220,7 @@ impl<'a> Walker<'a> {
                     ))
                 },
             );
-            if let Some(c) = consumers {
-                note(
-                    &mut checks,
-                    &mut reasons,
-                    "ordering-party",
-                    if c.contains(ordering) {
-                        Ok(format!(
-                            "{ordering} consumed the product and issued its specification"
-                        ))
-                    } else {
-                        Err(format!(
-                            "the specification was issued by {ordering}, but the product was consumed by {}: specifications are issued by the customer",
-                            if c.is_empty() {
-                                "an unknown organisation".to_owned()
-                            } else {
-                                c.iter().cloned().collect::<Vec<_>>().join(", ")
-                            }
-                        ))
-                    },
-                );
-            }
+            ordering_at = Some(checks.len());
             tier_spec = Some(s.clone());
         }
         // 5. evidence.
@@ -1105,8 +1304,8 @@ impl<'a> Walker<'a> {
             "verdict",
             Ok(summary.verification_result.clone()),
         );
-        let outcome = match (reasons.is_empty(), receipt, tier_spec, spec) {
-            (true, Ok(receipt), Some(spec), Ok((_, ordering))) => Ok(VerifiedTier {
+        let tier = match (reasons.is_empty(), receipt, tier_spec, spec) {
+            (true, Ok(receipt), Some(spec), Ok((_, ordering))) => Some(VerifiedTier {
                 vsa,
                 spec,
                 receipt,
@@ -1115,12 +1314,14 @@ impl<'a> Walker<'a> {
                 performed_by: performers,
                 inputs,
             }),
-            _ => Err(reasons),
+            _ => None,
         };
         Attempt {
             summary: Some(summary),
             checks,
-            outcome,
+            reasons,
+            tier,
+            ordering_at,
         }
     }
 }

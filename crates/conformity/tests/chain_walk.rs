@@ -371,3 +371,102 @@ fn a_vsa_signed_by_an_unknown_organisation_is_not_trusted() {
         r.roots[0].reasons[0].contains("does not verify against any registered organisation key")
     );
 }
+
+/// assembly <- part-a, part-b <- (both) ore: a shared input, walked in parallel per level.
+fn diamond(ore_spec_by_maker: bool) -> (MemLog, ChainTrust) {
+    let key = || EphemeralSigner::generate(Algorithm::Ed25519).expect("k");
+    let (customer, maker, supplier, miner) = (key(), key(), key(), key());
+    let mut log = MemLog::new();
+    let ore = Artifact::for_content("ore-1", b"ore");
+    let a = Artifact::for_content("part-a", b"a");
+    let b = Artifact::for_content("part-b", b"b");
+    let asm = Artifact::for_content("assembly-1", b"asm");
+    let ore_customer = if ore_spec_by_maker {
+        (&maker, "maker")
+    } else {
+        (&supplier, "supplier")
+    };
+    tier(
+        &mut log,
+        &ore,
+        vec![],
+        ore_customer,
+        (&miner, "miner"),
+        None,
+    );
+    for p in [&a, &b] {
+        tier(
+            &mut log,
+            p,
+            vec![ore.clone()],
+            (&maker, "maker"),
+            (&supplier, "supplier"),
+            None,
+        );
+    }
+    tier(
+        &mut log,
+        &asm,
+        vec![a, b],
+        (&customer, "customer"),
+        (&maker, "maker"),
+        None,
+    );
+    let trust = ChainTrust {
+        log_key: log.log_key(),
+        organisations: [
+            ("customer", &customer),
+            ("maker", &maker),
+            ("supplier", &supplier),
+            ("miner", &miner),
+        ]
+        .into_iter()
+        .map(|(n, k)| (n.to_owned(), vec![k.key().expect("key")]))
+        .collect(),
+    };
+    (log, trust)
+}
+
+#[test]
+fn a_shared_input_is_evaluated_once_and_repeated_where_it_is_consumed_again() {
+    let (log, trust) = diamond(false);
+    let r = verify_chain(&log, &trust, "assembly-1", &opts());
+    assert!(r.passed(), "{}", shinrai_conformity::chain::render_text(&r));
+    assert_eq!(r.summary.products, 4);
+    let ores: Vec<_> = r
+        .nodes()
+        .into_iter()
+        .filter(|n| n.name == "ore-1")
+        .collect();
+    assert_eq!(ores.len(), 2, "ore appears under both parts");
+    assert_eq!(ores.iter().filter(|n| n.repeated).count(), 1);
+    let first = ores.iter().find(|n| !n.repeated).expect("first");
+    assert!(
+        first
+            .checks
+            .iter()
+            .any(|c| c.check == "ordering-party" && c.ok && c.detail.contains("supplier")),
+        "{:?}",
+        first.checks
+    );
+}
+
+#[test]
+fn a_spec_not_issued_by_the_consumer_fails_the_shared_input_everywhere() {
+    let (log, trust) = diamond(true);
+    let r = verify_chain(&log, &trust, "assembly-1", &opts());
+    assert!(!r.passed());
+    assert_eq!(r.summary.failed, 1, "{:?}", r.summary);
+    for n in r.nodes().into_iter().filter(|n| n.name == "ore-1") {
+        assert_eq!(n.status, shinrai_conformity::chain::Status::Failed);
+    }
+    let text = shinrai_conformity::chain::render_text(&r);
+    assert!(
+        text.contains("issued by maker, but the product was consumed by supplier"),
+        "{text}"
+    );
+    assert_eq!(
+        r.roots[0].chain_status,
+        shinrai_conformity::chain::Status::Failed
+    );
+}
