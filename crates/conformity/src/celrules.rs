@@ -5,7 +5,7 @@
 //! JSON integers become CEL `int`, other numbers `double`, objects maps with string keys.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use cel::objects::{Key, Map};
 use cel::{Context, Program, Value};
@@ -56,6 +56,32 @@ pub fn compile(expr: &str) -> Result<Compiled, String> {
         reads_readings,
         variables,
     })
+}
+
+/// Programs compiled from the same text are the same: specifications made from one template
+/// repeat their rules, and parsing CEL costs more than checking a signature.
+static COMPILED: LazyLock<Mutex<HashMap<String, Arc<Compiled>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// How many distinct expressions [`compile_shared`] keeps.
+const COMPILED_KEPT: usize = 4096;
+
+/// [`compile`], shared by expression text (failures are not kept).
+pub fn compile_shared(expr: &str) -> Result<Arc<Compiled>, String> {
+    if let Some(c) = COMPILED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(expr)
+    {
+        return Ok(c.clone());
+    }
+    let c = Arc::new(compile(expr)?);
+    let mut kept = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
+    if kept.len() >= COMPILED_KEPT {
+        kept.clear();
+    }
+    kept.insert(expr.to_owned(), c.clone());
+    Ok(c)
 }
 
 /// A JSON value as a CEL value.

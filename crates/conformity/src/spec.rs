@@ -175,7 +175,9 @@ impl OrderSpec {
     }
 
     /// [`OrderSpec::validate`], returning the compiled CEL rules in rule order.
-    pub(crate) fn validate_and_compile(&self) -> Result<Vec<crate::celrules::Compiled>> {
+    pub(crate) fn validate_and_compile(
+        &self,
+    ) -> Result<Vec<std::sync::Arc<crate::celrules::Compiled>>> {
         let bad = |m: String| Err(Error::InvalidSpec(m));
         self.expires_unix()?;
         if self.steps.is_empty() {
@@ -230,7 +232,7 @@ impl OrderSpec {
                 return bad(format!("rule {:?} names unknown step {:?}", r.name, r.step));
             }
             programs.push(
-                crate::celrules::compile(&r.expr)
+                crate::celrules::compile_shared(&r.expr)
                     .map_err(|e| Error::InvalidSpec(format!("rule {:?}: {e}", r.name)))?,
             );
         }
@@ -259,7 +261,7 @@ pub struct VerifiedSpec {
     spec: OrderSpec,
     envelope_sha256: String,
     signer_keyids: Vec<String>,
-    programs: std::sync::Arc<Vec<crate::celrules::Compiled>>,
+    programs: std::sync::Arc<Vec<std::sync::Arc<crate::celrules::Compiled>>>,
 }
 
 impl VerifiedSpec {
@@ -275,7 +277,7 @@ impl VerifiedSpec {
     }
 
     /// The compiled CEL rules, in rule order.
-    pub(crate) fn programs(&self) -> &[crate::celrules::Compiled] {
+    pub(crate) fn programs(&self) -> &[std::sync::Arc<crate::celrules::Compiled>] {
         &self.programs
     }
 
