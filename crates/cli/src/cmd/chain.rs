@@ -194,7 +194,10 @@ impl HttpSource {
     /// A client for the store at `base` (`http://host:port`).
     pub fn new(base: &str) -> Result<Self> {
         Ok(HttpSource {
-            rt: tokio::runtime::Builder::new_current_thread()
+            // Several walk threads wait on it at once (`concurrency`), so it drives IO on its
+            // own worker rather than inside whichever `block_on` holds it.
+            rt: tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?,
@@ -286,6 +289,11 @@ impl HttpSource {
 }
 
 impl ChainSource for HttpSource {
+    /// Requests in flight at once: the walk waits on the network more than on the CPU.
+    fn concurrency(&self) -> usize {
+        8
+    }
+
     fn vsas_for_digest(&self, digest: &str, limit: usize) -> Result<Vec<SourceEntry>, SourceError> {
         self.search_vsas("subject_digest", digest, limit)
     }
@@ -320,15 +328,21 @@ fn store_err(e: shinrai_store::Error) -> SourceError {
 impl StoreSource<'_> {
     fn vsas(&self, q: SearchQuery) -> Result<Vec<SourceEntry>, SourceError> {
         let page = self.store.search(q).map_err(store_err)?;
+        let backend = self.store.backend();
         page.entries
             .into_iter()
             .map(|e| {
-                let full = self.store.entry(e.index).map_err(store_err)?;
+                // The search result has the metadata; only the bytes are read again.
+                let bytes = backend
+                    .read_entries(e.index, 1)
+                    .map_err(store_err)?
+                    .pop()
+                    .ok_or_else(|| SourceError(format!("entry {} vanished", e.index)))?;
                 Ok(SourceEntry {
-                    index: full.index,
-                    id: full.id,
-                    issuer_org: full.issuer_org,
-                    bytes: full.bytes,
+                    index: e.index,
+                    id: e.id,
+                    issuer_org: e.issuer_org,
+                    bytes,
                 })
             })
             .collect()
