@@ -888,8 +888,9 @@ impl Store {
         })
     }
 
-    /// A receipt for the entry at `index` against the latest checkpoint.
-    pub fn receipt(&self, index: u64) -> Result<Receipt> {
+    /// The inclusion proof of the entry at `index` against the latest checkpoint, with that
+    /// checkpoint (for callers that hold the entry's bytes already).
+    pub fn inclusion_proof(&self, index: u64) -> Result<(Vec<Hash>, Arc<StoredCheckpoint>)> {
         let cp = self.checkpoint();
         if index >= cp.size {
             return Err(Error::NotFound(format!("entry {index}")));
@@ -897,6 +898,12 @@ impl Store {
         let proof = StoredTree::new(self.shared.backend.as_ref(), cp.size)
             .with_tile_cache(&self.shared.tile_cache)
             .inclusion_proof(index)?;
+        Ok((proof, cp))
+    }
+
+    /// A receipt for the entry at `index` against the latest checkpoint.
+    pub fn receipt(&self, index: u64) -> Result<Receipt> {
+        let (proof, cp) = self.inclusion_proof(index)?;
         let bytes = self
             .shared
             .backend

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shinrai_conformity::chain::{
@@ -382,12 +383,13 @@ impl ChainSource for StoreSource<'_> {
         }
     }
     fn receipt(&self, entry: &SourceEntry) -> Result<Option<SourceReceipt>, SourceError> {
-        match self.store.receipt(entry.index) {
-            Ok(r) => Ok(Some(SourceReceipt {
-                log_index: r.log_index,
-                tree_size: r.tree_size,
-                inclusion_proof: r.inclusion_proof,
-                checkpoint: r.checkpoint,
+        // The walk holds the bytes: only the proof and its checkpoint are read.
+        match self.store.inclusion_proof(entry.index) {
+            Ok((proof, cp)) => Ok(Some(SourceReceipt {
+                log_index: entry.index,
+                tree_size: cp.size,
+                inclusion_proof: proof.iter().map(|h| B64.encode(h)).collect(),
+                checkpoint: cp.note.clone(),
             })),
             Err(shinrai_store::Error::NotFound(_)) => Ok(None),
             Err(e) => Err(store_err(e)),
