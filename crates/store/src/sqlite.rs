@@ -11,7 +11,7 @@ use shinrai_scu::{Algorithm, PublicKey};
 use crate::merkle::Hash;
 use crate::statement::{IndexRecord, OrgKey, Subject};
 use crate::storage::{
-    Batch, Direction, EdgeRow, IndexStorage, LogStorage, Page, Registry, SearchQuery,
+    Batch, Direction, EdgeRow, EntryBytes, IndexStorage, LogStorage, Page, Registry, SearchQuery,
     StoredCheckpoint, StoredEntry,
 };
 use crate::{Error, Result};
@@ -326,6 +326,22 @@ impl LogStorage for SqliteBackend {
             )?;
             let rows = st.query_map(params![start as i64, (start + count) as i64], |r| r.get(0))?;
             Ok(rows.collect::<std::result::Result<Vec<Vec<u8>>, _>>()?)
+        })
+    }
+
+    fn entry_bytes_by_id(&self, id: &Hash) -> Result<Option<EntryBytes>> {
+        self.with_reader(|c| {
+            let mut st =
+                c.prepare_cached("SELECT idx, issuer_org, body FROM entries WHERE id=?1")?;
+            Ok(st
+                .query_row([&id[..]], |r| {
+                    Ok(EntryBytes {
+                        index: r.get::<_, i64>(0)? as u64,
+                        issuer_org: r.get(1)?,
+                        bytes: r.get(2)?,
+                    })
+                })
+                .optional()?)
         })
     }
 

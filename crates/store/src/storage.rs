@@ -172,6 +172,20 @@ pub trait LogStorage: Send + Sync {
     fn read_entries(&self, start: u64, count: u64) -> Result<Vec<Vec<u8>>>;
     /// One entry with metadata.
     fn entry(&self, index: u64) -> Result<Option<StoredEntry>>;
+    /// The entry whose id is `id`: index, issuer and bytes in one read (for readers that walk
+    /// many entries by id and need no other metadata, like the chain verifier).
+    fn entry_bytes_by_id(&self, id: &Hash) -> Result<Option<EntryBytes>>;
+}
+
+/// An entry's bytes with the two facts a verifier needs beside them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryBytes {
+    /// Log index.
+    pub index: u64,
+    /// The organisation the store registered as its issuer.
+    pub issuer_org: String,
+    /// The entry bytes exactly as registered.
+    pub bytes: Vec<u8>,
 }
 
 /// The derived index.

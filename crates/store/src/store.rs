@@ -29,8 +29,8 @@ use crate::note::{Checkpoint, NoteVerifier, verifier_key};
 use crate::sqlite::SqliteBackend;
 use crate::statement::{IndexRecord, OrgKey, index_record, normalise_digest, parse_sslib_key};
 use crate::storage::{
-    Backend, Batch, Direction, EdgeRow, LogStorage, NewEntry, Page, SearchQuery, StoredCheckpoint,
-    StoredEntry,
+    Backend, Batch, Direction, EdgeRow, EntryBytes, LogStorage, NewEntry, Page, SearchQuery,
+    StoredCheckpoint, StoredEntry,
 };
 use crate::{Error, Result};
 
@@ -966,6 +966,21 @@ impl Store {
             return Ok(EntryState::Pending);
         }
         Err(Error::NotFound(format!("entry {id}")))
+    }
+
+    /// The integrated entry whose id is `id` (64 hex digits): index, issuer and bytes in one
+    /// read; `None` when the log (up to the latest checkpoint) has no such entry.
+    pub fn entry_bytes_by_id(&self, id: &str) -> Result<Option<EntryBytes>> {
+        let raw = hex::decode(id)
+            .ok()
+            .and_then(|b| <Hash>::try_from(b.as_slice()).ok())
+            .ok_or_else(|| Error::InvalidRequest("entry id must be 64 hex digits".into()))?;
+        let size = self.checkpoint().size;
+        Ok(self
+            .shared
+            .backend
+            .entry_bytes_by_id(&raw)?
+            .filter(|e| e.index < size))
     }
 
     /// The entry at `index`.

@@ -123,3 +123,41 @@ fn index_rebuilt_from_the_log_answers_the_same_searches() {
     assert_eq!(up.edges, up2.edges);
     assert_eq!(up.edges.len(), 1);
 }
+
+#[test]
+fn entry_bytes_and_inclusion_proofs_by_id_match_the_full_entry_and_receipt() {
+    let (_dir, store, key, keyid, _) = setup();
+    let mut ids = Vec::new();
+    for i in 0..300 {
+        let e = envelope(&key, &keyid, i, false);
+        ids.push((store.register(&e, "acme").expect("queued"), e));
+    }
+    let ids: Vec<_> = ids
+        .into_iter()
+        .map(|(p, e)| (p.wait_blocking().expect("registered"), e))
+        .collect();
+    for (r, bytes) in ids.iter().step_by(37) {
+        let got = store
+            .entry_bytes_by_id(&r.id)
+            .expect("read")
+            .expect("present");
+        assert_eq!(got.index, r.log_index);
+        assert_eq!(got.issuer_org, "acme");
+        assert_eq!(&got.bytes, bytes);
+        let receipt = store.receipt(r.log_index).expect("receipt");
+        let (proof, cp) = store.inclusion_proof(r.log_index).expect("proof");
+        assert_eq!(cp.size, receipt.tree_size);
+        let encoded: Vec<String> = proof.iter().map(|h| B64.encode(h)).collect();
+        assert_eq!(encoded, receipt.inclusion_proof);
+    }
+    assert_eq!(
+        store.entry_bytes_by_id(&"ab".repeat(32)).expect("read"),
+        None,
+        "an unknown id is absent, not an error"
+    );
+    assert!(matches!(
+        store.entry_bytes_by_id("not hex"),
+        Err(shinrai_store::Error::InvalidRequest(_))
+    ));
+    assert!(store.inclusion_proof(10_000).is_err());
+}

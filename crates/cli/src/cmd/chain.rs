@@ -22,7 +22,7 @@ use shinrai_conformity::chain::{
 use shinrai_conformity::vsa::VSA_PREDICATE_TYPE;
 use shinrai_envelope::keys::SslibKey;
 use shinrai_store::storage::{Registry, SearchQuery};
-use shinrai_store::{EntryState, Store};
+use shinrai_store::Store;
 
 /// `shinrai chain` subcommands.
 #[derive(clap::Subcommand, Debug)]
@@ -368,17 +368,14 @@ impl ChainSource for StoreSource<'_> {
         })
     }
     fn entry(&self, id: &str) -> Result<Option<SourceEntry>, SourceError> {
-        match self.store.entry_by_id(id) {
-            Ok(EntryState::Integrated(e)) => Ok(Some(SourceEntry {
+        match self.store.entry_bytes_by_id(id) {
+            Ok(e) => Ok(e.map(|e| SourceEntry {
                 index: e.index,
-                id: e.id,
+                id: id.to_ascii_lowercase(),
                 issuer_org: e.issuer_org,
                 bytes: e.bytes,
             })),
-            Ok(EntryState::Pending) => Ok(None),
-            Err(shinrai_store::Error::NotFound(_) | shinrai_store::Error::InvalidRequest(_)) => {
-                Ok(None)
-            }
+            Err(shinrai_store::Error::InvalidRequest(_)) => Ok(None),
             Err(e) => Err(store_err(e)),
         }
     }
