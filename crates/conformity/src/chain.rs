@@ -1234,18 +1234,17 @@ impl Walker<'_> {
             };
             match self.source.entry(id) {
                 Ok(Some(e)) if sha256_hex(&e.bytes) == *id => {
-                    if let Some(st) = statement_of(&e.bytes)
+                    if let Ok(env) = Envelope::parse(&e.bytes)
+                        && let Ok(st) = Statement::parse(&env.payload)
                         && st.predicate_type == LINK_PREDICATE_TYPE
                         && let Ok(r) = StepRecord::from_statement(&st)
                     {
-                        if let Ok(env) = Envelope::parse(&e.bytes) {
-                            let ids: Vec<String> = env
-                                .signatures
-                                .iter()
-                                .filter_map(|s| s.keyid.clone())
-                                .collect();
-                            performers.extend(self.orgs_of(&ids));
-                        }
+                        let ids: Vec<String> = env
+                            .signatures
+                            .iter()
+                            .filter_map(|s| s.keyid.clone())
+                            .collect();
+                        performers.extend(self.orgs_of(&ids));
                         records.push(r);
                     }
                 }
