@@ -413,6 +413,29 @@ impl IndexStorage for SqliteBackend {
         })
     }
 
+    fn entries_about(
+        &self,
+        digest: &str,
+        predicate_type: &str,
+        limit: usize,
+    ) -> Result<Vec<EntryBytes>> {
+        self.with_reader(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT e.idx, e.issuer_org, e.body FROM entries e \
+                 WHERE e.predicate_type = ?2 AND e.idx IN (SELECT idx FROM subjects WHERE digest = ?1) \
+                 ORDER BY e.idx LIMIT ?3",
+            )?;
+            let rows = st.query_map(params![digest, predicate_type, limit as i64], |r| {
+                Ok(EntryBytes {
+                    index: r.get::<_, i64>(0)? as u64,
+                    issuer_org: r.get(1)?,
+                    bytes: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+        })
+    }
+
     fn edges(&self, nodes: &[String], direction: Direction, limit: usize) -> Result<Vec<EdgeRow>> {
         let sql = match direction {
             Direction::Up => "SELECT input, output, idx FROM edges WHERE output = ?1 LIMIT ?2",

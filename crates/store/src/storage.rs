@@ -192,6 +192,15 @@ pub struct EntryBytes {
 pub trait IndexStorage: Send + Sync {
     /// Runs a search.
     fn search(&self, query: &SearchQuery) -> Result<Page>;
+    /// Entries of `predicate_type` with a subject of `digest` (normalised, `sha256:<hex>`),
+    /// with their bytes, in log order, at most `limit`: one read for a verifier walking a
+    /// chain product by product.
+    fn entries_about(
+        &self,
+        digest: &str,
+        predicate_type: &str,
+        limit: usize,
+    ) -> Result<Vec<EntryBytes>>;
     /// Edges touching `nodes`: in direction `Up` those whose `output` is in `nodes`, `Down`
     /// those whose `input` is; at most `limit`.
     fn edges(&self, nodes: &[String], direction: Direction, limit: usize) -> Result<Vec<EdgeRow>>;

@@ -1003,6 +1003,24 @@ impl Store {
         self.shared.backend.search(&q)
     }
 
+    /// Integrated entries of `predicate_type` with a subject of `digest` (`sha256:<hex>` or 64
+    /// hex digits), with their bytes, in log order, at most `limit` (clamped to 1..=1000).
+    pub fn entries_about(
+        &self,
+        digest: &str,
+        predicate_type: &str,
+        limit: usize,
+    ) -> Result<Vec<EntryBytes>> {
+        let size = self.checkpoint().size;
+        let mut out = self.shared.backend.entries_about(
+            &normalise_digest(digest),
+            predicate_type,
+            limit.clamp(1, 1000),
+        )?;
+        out.retain(|e| e.index < size);
+        Ok(out)
+    }
+
     /// Follows traceability edges from `node` transitively, up to `depth` steps.
     pub fn trace(&self, node: &str, direction: Direction, depth: u32) -> Result<Trace> {
         const MAX_EDGES: usize = 10_000;

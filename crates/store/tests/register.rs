@@ -160,4 +160,22 @@ fn entry_bytes_and_inclusion_proofs_by_id_match_the_full_entry_and_receipt() {
         Err(shinrai_store::Error::InvalidRequest(_))
     ));
     assert!(store.inclusion_proof(10_000).is_err());
+    // By subject digest and predicate type, with the bytes.
+    let about = store
+        .entries_about(&format!("{:064x}", 37), "https://example.com/p/v1", 10)
+        .expect("about");
+    assert_eq!(about.len(), 1);
+    assert_eq!(about[0].bytes, ids[37].1);
+    assert_eq!(about[0].index, ids[37].0.log_index);
+    assert!(
+        store
+            .entries_about(
+                &format!("sha256:{:064x}", 37),
+                "https://example.com/other",
+                10
+            )
+            .expect("about")
+            .is_empty(),
+        "another predicate type is not returned"
+    );
 }

@@ -21,8 +21,8 @@ use shinrai_conformity::chain::{
 };
 use shinrai_conformity::vsa::VSA_PREDICATE_TYPE;
 use shinrai_envelope::keys::SslibKey;
-use shinrai_store::storage::{Registry, SearchQuery};
 use shinrai_store::Store;
+use shinrai_store::storage::{Registry, SearchQuery};
 
 /// `shinrai chain` subcommands.
 #[derive(clap::Subcommand, Debug)]
@@ -352,12 +352,18 @@ impl StoreSource<'_> {
 
 impl ChainSource for StoreSource<'_> {
     fn vsas_for_digest(&self, digest: &str, limit: usize) -> Result<Vec<SourceEntry>, SourceError> {
-        self.vsas(SearchQuery {
-            subject_digest: Some(digest.to_owned()),
-            predicate_type: Some(VSA_PREDICATE_TYPE.to_owned()),
-            limit: limit.clamp(1, 1000) as u32,
-            ..Default::default()
-        })
+        Ok(self
+            .store
+            .entries_about(digest, VSA_PREDICATE_TYPE, limit)
+            .map_err(store_err)?
+            .into_iter()
+            .map(|e| SourceEntry {
+                index: e.index,
+                id: hex::encode(shinrai_store::merkle::sha256_of(&e.bytes)),
+                issuer_org: e.issuer_org,
+                bytes: e.bytes,
+            })
+            .collect())
     }
     fn vsas_for_name(&self, name: &str, limit: usize) -> Result<Vec<SourceEntry>, SourceError> {
         self.vsas(SearchQuery {
