@@ -40,7 +40,7 @@
 //! specifications are cached for the walk.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
@@ -298,7 +298,7 @@ impl VerifiedReceipt {
 #[derive(Debug, Clone)]
 pub struct VerifiedTier {
     vsa: VerifiedVsa,
-    spec: VerifiedSpec,
+    spec: Arc<VerifiedSpec>,
     receipt: VerifiedReceipt,
     verifier_org: String,
     ordering_party: String,
@@ -352,7 +352,7 @@ struct Walker<'a> {
     specs: Mutex<HashMap<String, SpecResult>>,
 }
 
-type SpecResult = Result<(VerifiedSpec, String), String>;
+type SpecResult = Result<(Arc<VerifiedSpec>, String), String>;
 
 /// A checkpoint note's verification: (tree size, root) or why not.
 type CheckpointResult = Result<(u64, shinrai_tlog::Hash), String>;
@@ -992,7 +992,7 @@ impl Walker<'_> {
         v
     }
 
-    fn load_spec(&self, id: &str) -> Result<(VerifiedSpec, String), String> {
+    fn load_spec(&self, id: &str) -> SpecResult {
         let valid_id = id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
         if !valid_id {
             return Err(format!("the VSA's policy digest {id:?} is not a SHA-256"));
@@ -1022,7 +1022,7 @@ impl Walker<'_> {
         };
         self.verify_receipt_of(&entry)
             .map_err(|e| format!("specification {id}: receipt: {e}"))?;
-        Ok((spec, ordering))
+        Ok((Arc::new(spec), ordering))
     }
 
     fn check_tier(&self, digest: &str, entry: &SourceEntry) -> Attempt {
@@ -1078,7 +1078,7 @@ impl Walker<'_> {
             "vsa-signature",
             Ok(format!("signed by {verifier_org}")),
         );
-        let p = vsa.predicate().clone();
+        let p = vsa.predicate();
         let spec_id = p.policy.digest.get("sha256").cloned().unwrap_or_default();
         let mut summary = VsaSummary {
             entry_id: entry.id.clone(),
