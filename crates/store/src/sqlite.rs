@@ -421,9 +421,10 @@ impl IndexStorage for SqliteBackend {
     ) -> Result<Vec<EntryBytes>> {
         self.with_reader(|c| {
             let mut st = c.prepare_cached(
-                "SELECT e.idx, e.issuer_org, e.body FROM entries e \
-                 WHERE e.predicate_type = ?2 AND e.idx IN (SELECT idx FROM subjects WHERE digest = ?1) \
-                 ORDER BY e.idx LIMIT ?3",
+                // Subjects by digest (covering index, in idx order), then each entry by rowid; an
+                // entry naming the digest twice is returned once.
+                "SELECT e.idx, e.issuer_org, e.body FROM subjects s JOIN entries e ON e.idx = s.idx \
+                 WHERE s.digest = ?1 AND e.predicate_type = ?2 GROUP BY s.idx ORDER BY s.idx LIMIT ?3",
             )?;
             let rows = st.query_map(params![digest, predicate_type, limit as i64], |r| {
                 Ok(EntryBytes {
