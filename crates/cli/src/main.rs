@@ -8,11 +8,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc instead of the system allocator: `shinrai serve` and the trust store allocate per
-/// request and per entry across threads, where glibc malloc took about a tenth of the CPU.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod cmd;
 mod keystore;
 mod report;
