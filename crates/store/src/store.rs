@@ -44,6 +44,14 @@ const CONTENT_DIR: &str = "content";
 /// Environment variable holding the log key store passphrase (else `keys/log.pass` is used).
 pub const PASSPHRASE_ENV: &str = "SHINRAI_LOG_PASSPHRASE";
 
+/// An entry id as given by a caller (64 hex digits) as a hash.
+fn parse_entry_id(id: &str) -> Result<Hash> {
+    hex::decode(id)
+        .ok()
+        .and_then(|b| <Hash>::try_from(b.as_slice()).ok())
+        .ok_or_else(|| Error::InvalidRequest("entry id must be 64 hex digits".into()))
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -944,10 +952,7 @@ impl Store {
 
     /// Looks an entry up by id (hex SHA-256 of its bytes).
     pub fn entry_by_id(&self, id: &str) -> Result<EntryState> {
-        let raw = hex::decode(id)
-            .ok()
-            .and_then(|b| <Hash>::try_from(b.as_slice()).ok())
-            .ok_or_else(|| Error::InvalidRequest("entry id must be 64 hex digits".into()))?;
+        let raw = parse_entry_id(id)?;
         if let Some(Some(index)) = self.shared.backend.lookup_ids(&[raw])?.first() {
             let cp_size = self.checkpoint().size;
             if *index < cp_size {
@@ -971,10 +976,7 @@ impl Store {
     /// The integrated entry whose id is `id` (64 hex digits): index, issuer and bytes in one
     /// read; `None` when the log (up to the latest checkpoint) has no such entry.
     pub fn entry_bytes_by_id(&self, id: &str) -> Result<Option<EntryBytes>> {
-        let raw = hex::decode(id)
-            .ok()
-            .and_then(|b| <Hash>::try_from(b.as_slice()).ok())
-            .ok_or_else(|| Error::InvalidRequest("entry id must be 64 hex digits".into()))?;
+        let raw = parse_entry_id(id)?;
         let size = self.checkpoint().size;
         Ok(self
             .shared
