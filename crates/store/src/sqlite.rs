@@ -59,6 +59,42 @@ pub struct SqliteBackend {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Dropping this stops the background checkpointer (see [`spawn_checkpointer`]).
+    _checkpointer: std::sync::mpsc::SyncSender<()>,
+}
+
+/// WAL pages after which the writer checkpoints on its own, a backstop for a checkpointer
+/// that falls behind (16 MiB of 4 KiB pages).
+const WAL_BACKSTOP_PAGES: i64 = 4_096;
+/// How often the background checkpointer copies committed WAL frames into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Starts a thread that runs passive WAL checkpoints on its own connection every
+/// [`CHECKPOINT_EVERY`], so the writer (the sequencer, on the registration path) does not copy
+/// WAL frames into the database file inside its commits. The thread stops when the returned
+/// sender is dropped. Passive checkpoints never block the writer or readers; the writer still
+/// checkpoints by itself past [`WAL_BACKSTOP_PAGES`].
+fn spawn_checkpointer(path: &Path) -> Result<std::sync::mpsc::SyncSender<()>> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+    std::thread::Builder::new()
+        .name("shinrai-walckpt".into())
+        .spawn(move || {
+            use std::sync::mpsc::RecvTimeoutError;
+            while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(CHECKPOINT_EVERY) {
+                if let Err(e) =
+                    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0))
+                {
+                    tracing::warn!(error = %e, "background WAL checkpoint failed; the writer's backstop checkpoint still runs");
+                }
+            }
+        })
+        .map_err(|e| Error::DataDir {
+            path: path.display().to_string(),
+            reason: format!("cannot start the WAL checkpoint thread: {e}"),
+        })?;
+    Ok(tx)
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -85,6 +121,8 @@ impl SqliteBackend {
         // Index B-trees of a large log outgrow SQLite's 2 MB default cache; 64 MB keeps the hot
         // upper levels in memory for the sequencer's random inserts (ids, digests).
         writer.pragma_update(None, "cache_size", -65_536)?;
+        // Checkpoints run on a background thread; the writer's own is only a backstop.
+        writer.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)?;
         writer.busy_timeout(std::time::Duration::from_secs(10))?;
         writer.execute_batch(SCHEMA)?;
         let version: Option<String> = writer
@@ -109,10 +147,12 @@ impl SqliteBackend {
                 });
             }
         }
+        let checkpointer = spawn_checkpointer(path)?;
         Ok(SqliteBackend {
             path: path.to_owned(),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
+            _checkpointer: checkpointer,
         })
     }
 
@@ -589,4 +629,71 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> Result<OrgKey> {
         org: r.get(1)?,
         public_key: PublicKey::from_bytes(algorithm, &public)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{Batch, NewEntry, StoredCheckpoint};
+    use std::sync::Arc;
+
+    fn batch(start: u64, n: u64) -> Batch {
+        let entries = (start..start + n)
+            .map(|i| {
+                let bytes: Arc<[u8]> = Arc::from(vec![i as u8; 2048]);
+                let mut id = [0u8; 32];
+                id[..8].copy_from_slice(&i.to_be_bytes());
+                NewEntry {
+                    index: i,
+                    id,
+                    bytes,
+                    registered_at_ms: 1,
+                    submitter: "org".into(),
+                    issuer_org: "org".into(),
+                    issuer_keyid: "key".into(),
+                    record: Default::default(),
+                }
+            })
+            .collect();
+        Batch {
+            entries,
+            tiles: Vec::new(),
+            checkpoint: StoredCheckpoint {
+                size: start + n,
+                note: format!("checkpoint {}", start + n),
+                cose_signature: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn committed_pages_reach_the_database_file_without_the_writer_checkpointing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("log.db");
+        let db = SqliteBackend::open(&path).expect("open");
+        let before = std::fs::metadata(&path).expect("db file").len();
+        // About 1 MB: far below the writer's own checkpoint threshold (16 MiB of WAL), so only
+        // the background checkpointer can move these pages into the database file.
+        for b in 0..10 {
+            db.integrate(&batch(b * 50, 50)).expect("integrate");
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let grown = loop {
+            let now = std::fs::metadata(&path).expect("db file").len();
+            if now > before + 500_000 {
+                break now;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file stayed at {now} bytes: no background checkpoint ran"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(grown > before);
+        // Every entry is readable after the checkpoints, and the log goes on.
+        assert_eq!(db.read_entries(0, 500).expect("read").len(), 500);
+        db.integrate(&batch(500, 1))
+            .expect("integrate after checkpoints");
+        assert_eq!(db.read_entries(500, 1).expect("read").len(), 1);
+    }
 }
