@@ -63,8 +63,9 @@ pub struct InitArgs {
     /// Most entries per batch.
     #[arg(long, default_value_t = 8192)]
     pub batch_max_entries: usize,
-    /// Longest wait for a batch to fill, milliseconds (<= 1000).
-    #[arg(long, default_value_t = 2)]
+    /// Longest wait for a batch to fill, milliseconds (<= 1000); 0 = group commit: each batch
+    /// takes what queued while the previous one committed.
+    #[arg(long, default_value_t = 0)]
     pub batch_max_delay_ms: u64,
     /// Accepted predicate types (repeat); default any.
     #[arg(long = "allow-predicate")]
