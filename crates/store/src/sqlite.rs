@@ -678,18 +678,17 @@ mod tests {
             db.integrate(&batch(b * 50, 50)).expect("integrate");
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        let grown = loop {
+        loop {
             let now = std::fs::metadata(&path).expect("db file").len();
             if now > before + 500_000 {
-                break now;
+                break;
             }
             assert!(
                 std::time::Instant::now() < deadline,
                 "the database file stayed at {now} bytes: no background checkpoint ran"
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
-        };
-        assert!(grown > before);
+        }
         // Every entry is readable after the checkpoints, and the log goes on.
         assert_eq!(db.read_entries(0, 500).expect("read").len(), 500);
         db.integrate(&batch(500, 1))
