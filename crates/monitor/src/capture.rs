@@ -327,8 +327,9 @@ impl<'a> Frames<'a> {
                     self.stats.frames += 1;
                     return Some(Frame {
                         number: self.number,
-                        ts_us: (secs.saturating_add(iface.offset)).saturating_mul(1_000_000)
-                            + frac as i64,
+                        ts_us: (secs.saturating_add(iface.offset))
+                            .saturating_mul(1_000_000)
+                            .saturating_add(frac as i64),
                         data,
                         orig_len: epb.origlen,
                     });

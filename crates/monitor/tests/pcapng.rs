@@ -76,3 +76,18 @@ fn damaged_pcapng_block_lengths_end_the_capture_without_panic() {
     assert_eq!(it.by_ref().count(), 5);
     assert!(it.stats().truncated_tail);
 }
+
+#[test]
+fn a_timestamp_past_the_representable_range_saturates_without_panic() {
+    // Found by the `ot_capture` fuzz target: 2^64 - 1 microseconds overflowed the addition of
+    // the sub-second part after the seconds had saturated.
+    let frames = normal(T0, 1, 0);
+    let data = frames[0].1.clone();
+    let cap = CaptureFile::from_bytes(pcapng(&vec![(-1, data.clone())]));
+    let got: Vec<(i64, Vec<u8>)> = cap
+        .frames()
+        .expect("frames")
+        .map(|f| (f.ts_us, f.data.to_vec()))
+        .collect();
+    assert_eq!(got, vec![(i64::MAX, data)]);
+}
